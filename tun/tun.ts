@@ -34,10 +34,23 @@ export interface TunOptions {
 
 export class TunError extends Error {
   override readonly name = 'TunError';
+  /** errno name (e.g. "EPERM", "EBUSY") when a system call failed. */
+  code?: string;
 }
 
 export class TunClosedError extends TunError {
   constructor(dev: string) {
     super(`tun ${dev}: device is closed`);
   }
+}
+
+/** Packet counters of one device, seen from the application (both implementations expose stats()). */
+export interface TunStats {
+  /** Packets and bytes delivered to onPackets. */
+  packetsRead: number;
+  bytesRead: number;
+  /** Packets the device accepted from write(). */
+  packetsWritten: number;
+  /** Packets passed to write() that the device refused (empty, over the MTU, malformed, queue full). */
+  writeDropped: number;
 }
