@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+
+/** Thrown when a value cannot be canonically encoded (undefined, functions, non-finite numbers...). */
+export class EncodingError extends Error {
+  override name = 'EncodingError';
+}
+
+/**
+ * Canonical JSON: object keys sorted, bigints as decimal strings, Uint8Array as lowercase hex,
+ * no whitespace. Undefined object members are omitted (as JSON.stringify does); undefined
+ * elsewhere is an error. Numbers must be safe integers.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'bigint':
+      return JSON.stringify(value.toString());
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isSafeInteger(value)) throw new EncodingError(`non-integer number ${value}`);
+      return String(value);
+    case 'object': {
+      if (value instanceof Uint8Array) return JSON.stringify(toHex(value));
+      if (Array.isArray(value)) return '[' + value.map((v) => canonicalJson(v)).join(',') + ']';
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
+    }
+    default:
+      throw new EncodingError(`cannot encode ${typeof value}`);
+  }
+}
+
+export function canonicalBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(canonicalJson(value));
+}
+
+export function sha256(data: Uint8Array | string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** SHA-256 (hex) of the canonical encoding. */
+export function hashCanonical(value: unknown): string {
+  return sha256Hex(canonicalBytes(value));
+}
+
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+export function fromHex(h: string): Uint8Array {
+  if (!isHex(h)) throw new EncodingError(`not lowercase hex: ${h.slice(0, 16)}`);
+  return new Uint8Array(Buffer.from(h, 'hex'));
+}
+
+export function isHex(h: string, bytes?: number): boolean {
+  if (typeof h !== 'string' || h.length % 2 !== 0 || !/^[0-9a-f]*$/.test(h)) return false;
+  return bytes === undefined || h.length === bytes * 2;
+}
+
+/** A 32-byte Ed25519 public key as lowercase hex. */
+export function isAddress(a: string): boolean {
+  return isHex(a, 32);
+}

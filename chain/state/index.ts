@@ -1,0 +1,22 @@
+/** topchain pure state transition: the one import surface for consensus, node and clients. */
+export * from './params.js';
+export * from './encoding.js';
+export * from './crypto.js';
+export * from './errors.js';
+export * from './shard.js';
+export * from './types.js';
+export * from './payment-receipt.js';
+export * from './vote-evidence.js';
+export * from './tx.js';
+export * from './merkle.js';
+export * from './resource.js';
+export { emptyAccount, accountOf, type ExecContext } from './ledger.js';
+export * from './receipts.js';
+export * from './beacon.js';
+export * from './apply.js';
+export * from './codec.js';
+export * from './supply.js';
+export * from './genesis.js';
+export * from './election.js';
+export { channelIdFor } from './rules/channel-open.js';
+export { claimSplit } from './rules/channel-claim.js';

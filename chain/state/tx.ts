@@ -1,0 +1,28 @@
+import { canonicalBytes, hashCanonical, toHex } from './encoding.js';
+import { ed25519Sign, ed25519VerifyHex } from './crypto.js';
+import type { SignedTx, Tx } from './types.js';
+
+export const TX_TAG = 'topvpn/tx/v1';
+
+/** The exact bytes the sender signs: canonical JSON of the tx (incl. chain id) plus the type tag. */
+export function txSigningBytes(tx: Tx): Uint8Array {
+  return canonicalBytes({ type: TX_TAG, tx });
+}
+
+/** Transaction id: SHA-256 (hex) of the signing bytes. */
+export function txHash(tx: Tx): string {
+  return hashCanonical({ type: TX_TAG, tx });
+}
+
+export function signTx(tx: Tx, seed: Uint8Array): SignedTx {
+  return { tx, signature: toHex(ed25519Sign(seed, txSigningBytes(tx))) };
+}
+
+/** Ed25519 check of `signature` by `tx.from` (node:crypto). The node calls this once per tx. */
+export function verifyTxSignature(stx: SignedTx): boolean {
+  try {
+    return ed25519VerifyHex(stx.tx.from, txSigningBytes(stx.tx), stx.signature);
+  } catch {
+    return false; // not encodable (e.g. a non-integer number): not a valid tx
+  }
+}
