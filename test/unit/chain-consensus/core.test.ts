@@ -1,0 +1,289 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConsensus, step, type ConsensusState } from '../../../chain/consensus/core.js';
+import { timeoutSigningBytes } from '../../../chain/consensus/certificate.js';
+import { verifyCommittedChain } from '../../../chain/consensus/sync.js';
+import { checkVoteEvidence } from '../../../chain/state/vote-evidence.js';
+import type { Block, ConsensusAction, ConsensusEvent, Message, QC, TC } from '../../../chain/consensus/types.js';
+import type { Signer } from '../../../chain/consensus/crypto.js';
+import { CHAIN, GENESIS_ID, committee, genesis, makeBlock, proposal, qcFor, voteFor } from './helpers.js';
+
+const { signers, members } = committee(4);
+const S = (i: number): Signer => signers[i] as Signer;
+const outsider = committee(5).signers[4]!;
+const g = genesis();
+const BASE = 100;
+
+function node(i = 0, extra: Partial<Parameters<typeof createConsensus>[0]> = {}): ConsensusState {
+  return createConsensus({ ...CHAIN, members, signer: S(i), genesisId: GENESIS_ID, baseTimeoutMs: BASE, maxTimeoutMs: 10_000, ...extra });
+}
+class Driver {
+  now = 0;
+  log: ConsensusAction[] = [];
+  constructor(public s: ConsensusState) {}
+  ev(e: ConsensusEvent): ConsensusAction[] {
+    const r = step(this.s, e);
+    this.s = r.state;
+    this.log.push(...r.actions);
+    return r.actions;
+  }
+  start(): ConsensusAction[] {
+    return this.ev({ type: 'start', now: this.now });
+  }
+  msg(m: Message, from = S(1).publicKey): ConsensusAction[] {
+    return this.ev({ type: 'message', now: this.now, from, msg: m });
+  }
+  /** Delivers a proposal and answers its validation request with `valid`. */
+  propose(b: Block, by: Signer, valid = true, tc?: TC): ConsensusAction[] {
+    const acts = this.msg({ ...proposal(b, by), ...(tc ? { tc } : {}) }, by.publicKey);
+    const req = acts.find((a) => a.type === 'requestValidation');
+    if (!req) return acts;
+    return [...acts, ...this.ev({ type: 'validated', now: this.now, blockHash: b.hash, valid })];
+  }
+}
+const rejects = (acts: ConsensusAction[]): string[] => acts.flatMap((a) => (a.type === 'reject' ? [a.reason] : []));
+const sent = (acts: ConsensusAction[], type: Message['type']): Message[] =>
+  acts.flatMap((a) => ((a.type === 'broadcast' || a.type === 'send') && a.msg.type === type ? [a.msg] : []));
+function tcFor(view: number, who: readonly Signer[]): TC {
+  return { view, timeouts: who.map((s) => ({ signer: s.publicKey, signature: s.sign(timeoutSigningBytes(CHAIN, view)) })).sort((a, b) => (a.signer < b.signer ? -1 : 1)) };
+}
+
+test('start enters view 1 with a timeout; the leader asks for a payload on top of genesis', () => {
+  const d = new Driver(node(0));
+  const acts = d.start();
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: BASE, kind: 'timeout', view: 1 });
+  assert.equal(acts.some((a) => a.type === 'requestPayload'), false, 'node 0 is not leader of view 1');
+  const l = new Driver(node(1));
+  const req = l.start().find((a) => a.type === 'requestPayload');
+  assert.ok(req && req.type === 'requestPayload');
+  assert.equal(req.parent.hash, g.hash);
+  assert.equal(req.height, 1);
+  const out = l.ev({ type: 'payloadReady', now: 0, view: 1, parentHash: g.hash, payload: new Uint8Array([1, 2]) });
+  const kinds = out.map((a) => a.type);
+  assert.ok(kinds.indexOf('persist') >= 0 && kinds.indexOf('persist') < kinds.indexOf('broadcast'), 'persist precedes the signed proposal');
+  const p = sent(out, 'proposal')[0];
+  assert.ok(p && p.type === 'proposal');
+  assert.equal(p.block.height, 1);
+  assert.equal(p.block.proposer, S(1).publicKey);
+});
+
+test('a valid proposal is validated, then voted (persist first); an invalid payload is not voted', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const acts = d.propose(b1, S(1));
+  const kinds = acts.map((a) => a.type);
+  assert.ok(kinds.indexOf('requestValidation') < kinds.indexOf('persist') && kinds.indexOf('persist') < kinds.indexOf('broadcast'));
+  const v = sent(acts, 'vote')[0];
+  assert.ok(v && v.type === 'vote');
+  assert.equal(v.vote.vote.blockHash, b1.hash);
+  assert.equal(v.vote.signer, S(0).publicKey);
+  assert.equal(d.s.lastVotedView, 1);
+
+  const e = new Driver(node(0));
+  e.start();
+  const bad = e.propose(b1, S(1), false);
+  assert.equal(sent(bad, 'vote').length, 0);
+  assert.deepEqual(rejects(bad), ['payload rejected by application']);
+});
+
+test('bad proposals are rejected with reasons', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const cases: [Message, string][] = [
+    [proposal(makeBlock(g, g.justify, 1, S(2)), S(2)), 'proposer is not the leader of the view'],
+    [{ ...proposal(b1, S(1)), signature: proposal(b1, S(2)).signature }, 'bad signature'],
+    [proposal({ ...b1, chain: 'shard-9' }, S(1)), 'wrong chain id'],
+    [proposal({ ...b1, payload: new Uint8Array([9]) }, S(1)), 'bad payload hash'],
+    [proposal({ ...b1, view: 5 }, S(1)), 'bad block hash'],
+    [proposal({ ...b1, view: 2 }, S(1)), 'proposer is not the leader of the view'],
+    [proposal({ ...b1, height: 7 }, S(1)), 'bad block hash'],
+    [proposal(makeBlock(g, g.justify, 1, outsider), outsider), 'proposer not a member'],
+    [proposal(makeBlock(b1, qcFor(b1, [S(0), S(1)]), 2, S(2)), S(2)), 'bad QC: only 2 of 3 signatures'],
+    [proposal(makeBlock(b1, { ...qcFor(b1, [S(0), S(1), S(2)]), view: 3 }, 2, S(2)), S(2)), 'justify does not certify the parent'],
+    [proposal(makeBlock(b1, qcFor(b1, [S(0), S(1), S(2)]), 3, S(3)), S(3)), 'view not justified by a QC or TC of the previous view'],
+  ];
+  for (const [m, reason] of cases) assert.deepEqual(rejects(d.msg(m)), [reason], reason);
+  assert.equal(d.s.lastVotedView, 0, 'nothing was voted');
+});
+
+test('bad votes and timeouts are rejected with reasons; old timeouts get a sync reply', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const v = voteFor(S(2), b1);
+  assert.deepEqual(rejects(d.msg({ type: 'vote', vote: voteFor(outsider, b1) })), ['signer not a member']);
+  assert.deepEqual(rejects(d.msg({ type: 'vote', vote: { ...v, signature: voteFor(S(3), b1).signature } })), ['bad signature']);
+  assert.deepEqual(rejects(d.msg({ type: 'vote', vote: { ...v, vote: { ...v.vote, chainId: 'other-net' } } })), ['wrong chain id']);
+  assert.deepEqual(rejects(d.msg({ type: 'vote', vote: { ...v, vote: { ...v.vote, view: 5000 } } })), ['view too far ahead']);
+  const tmo = { type: 'timeout' as const, view: 1, signer: S(2).publicKey, signature: S(2).sign(timeoutSigningBytes(CHAIN, 2)), highQC: g.justify };
+  assert.deepEqual(rejects(d.msg(tmo)), ['bad signature']);
+  // Jump to view 5 with a TC for view 4.
+  d.msg({ type: 'sync', highQC: g.justify, tc: tcFor(4, [S(1), S(2), S(3)]) });
+  assert.equal(d.s.view, 5);
+  assert.deepEqual(rejects(d.msg({ type: 'vote', vote: v })), ['old view']);
+  assert.deepEqual(rejects(d.msg({ type: 'sync', highQC: g.justify, tc: tcFor(6, [S(1), S(2)]) })), ['bad TC: only 2 of 3 signatures']);
+  const reply = d.msg({ type: 'timeout', view: 2, signer: S(3).publicKey, signature: S(3).sign(timeoutSigningBytes(CHAIN, 2)), highQC: g.justify }, S(3).publicKey);
+  const sync = reply.find((a) => a.type === 'send');
+  assert.ok(sync && sync.type === 'send' && sync.to === S(3).publicKey && sync.msg.type === 'sync' && sync.msg.tc?.view === 4);
+});
+
+test('two different votes by one member in one view yield evidence accepted by chain/state', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const a = makeBlock(g, g.justify, 1, S(1), 'a');
+  const b = makeBlock(g, g.justify, 1, S(1), 'b');
+  d.msg({ type: 'vote', vote: voteFor(S(2), a) });
+  d.msg({ type: 'vote', vote: voteFor(S(2), a) });
+  assert.equal(d.log.filter((x) => x.type === 'evidence').length, 0, 'a repeated vote is not evidence');
+  const acts = d.msg({ type: 'vote', vote: voteFor(S(2), b) });
+  const ev = acts.find((x) => x.type === 'evidence');
+  assert.ok(ev && ev.type === 'evidence');
+  assert.equal(checkVoteEvidence(ev.evidence, CHAIN.chainId), S(2).publicKey);
+  // Equivocating leader: two proposals for view 1.
+  d.propose(a, S(1));
+  const acts2 = d.msg(proposal(b, S(1)), S(1).publicKey);
+  const ev2 = acts2.find((x) => x.type === 'evidence');
+  assert.ok(ev2 && ev2.type === 'evidence' && ev2.evidence.a.signer === S(1).publicKey);
+  assert.equal(sent(acts2, 'vote').length, 0, 'votes once per view');
+});
+
+test('votes form a QC and move to the next view; three consecutive certified views commit', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const chain: Block[] = [];
+  let parent = g;
+  let justify: QC = g.justify;
+  for (let v = 1; v <= 4; v++) {
+    let b = makeBlock(parent, justify, v, S(v % 4));
+    if (v % 4 === 0) {
+      // Node 0 leads view 4: it formed QC(3) from votes, asks for a payload and proposes itself.
+      assert.equal(d.s.view, 4);
+      const req = d.log.find((a) => a.type === 'requestPayload' && a.view === 4);
+      assert.ok(req && req.type === 'requestPayload' && req.parent.hash === parent.hash);
+      const p = sent(d.ev({ type: 'payloadReady', now: 0, view: 4, parentHash: parent.hash, payload: new Uint8Array([4]) }), 'proposal')[0];
+      assert.ok(p && p.type === 'proposal' && p.block.justify.view === 3);
+      b = p.block;
+    } else d.propose(b, S(v % 4));
+    chain.push(b);
+    const voters = [S(1), S(2), S(3)];
+    const acts = voters.flatMap((s) => d.msg({ type: 'vote', vote: voteFor(s, b) }, s.publicKey));
+    if (v < 4) assert.ok(acts.some((a) => a.type === 'enterView' && a.view === v + 1 && a.via === 'qc'), `QC(${v}) moves to view ${v + 1}`);
+    justify = qcFor(b, voters);
+    parent = b;
+  }
+  const commits = d.log.filter((a) => a.type === 'commit');
+  assert.deepEqual(commits.map((c) => (c.type === 'commit' ? c.block.height : -1)), [1, 2]);
+  assert.equal(d.s.lockedView, 3);
+  const last = commits[1];
+  assert.ok(last && last.type === 'commit');
+  const ok = verifyCommittedChain(chain.slice(0, 2), members, { ...CHAIN, genesisId: GENESIS_ID, proof: last.proof });
+  assert.deepEqual(ok.map((b) => b.hash), [chain[0]!.hash, chain[1]!.hash]);
+});
+
+test('timeouts back off exponentially; a quorum of timeouts forms a TC; f+1 timeouts make a member join', () => {
+  const d = new Driver(node(0));
+  d.start();
+  d.now = BASE;
+  let acts = d.ev({ type: 'timer', now: d.now, kind: 'timeout', view: 1 });
+  const t = sent(acts, 'timeout')[0];
+  assert.ok(t && t.type === 'timeout' && t.view === 1);
+  const kinds = acts.map((a) => a.type);
+  assert.ok(kinds.indexOf('persist') < kinds.indexOf('broadcast'));
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: BASE + 2 * BASE, kind: 'timeout', view: 1 });
+  d.now = 3 * BASE;
+  acts = d.ev({ type: 'timer', now: d.now, kind: 'timeout', view: 1 });
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: 3 * BASE + 4 * BASE, kind: 'timeout', view: 1 }, 'doubles again');
+  assert.equal(d.ev({ type: 'timer', now: d.now + 1, kind: 'timeout', view: 1 }).length, 0, 'stale timer ignored');
+  const tm = (s: Signer, view: number): Message => ({ type: 'timeout', view, signer: s.publicKey, signature: s.sign(timeoutSigningBytes(CHAIN, view)), highQC: g.justify });
+  d.msg(tm(S(1), 1), S(1).publicKey);
+  acts = d.msg(tm(S(2), 1), S(2).publicKey);
+  assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2 && a.via === 'tc'));
+  assert.equal(d.s.lastTC?.view, 1);
+
+  const j = new Driver(node(3));
+  j.start();
+  j.msg(tm(S(1), 1), S(1).publicKey);
+  assert.equal(j.log.some((a) => a.type === 'broadcast' && a.msg.type === 'timeout'), false, 'one timeout is not enough');
+  acts = j.msg(tm(S(2), 1), S(2).publicKey);
+  assert.ok(sent(acts, 'timeout').some((m) => m.type === 'timeout' && m.signer === S(3).publicKey), 'f+1 = 2 timeouts: join');
+  assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2), 'own timeout completed the TC');
+});
+
+test('the lock forbids voting for a proposal whose QC is older than the locked view', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const q1 = qcFor(b1, [S(1), S(2), S(3)]);
+  const b2 = makeBlock(b1, q1, 2, S(2));
+  const q2 = qcFor(b2, [S(1), S(2), S(3)]);
+  const b3 = makeBlock(b2, q2, 3, S(3));
+  d.propose(b1, S(1));
+  d.propose(b2, S(2));
+  d.propose(b3, S(3));
+  assert.equal(d.s.lockedView, 1, 'QC(b2) locks b1');
+  // A TC for views 3..6 moves it on; the leader of view 7 re-proposes on the old QC(b1).
+  d.msg({ type: 'sync', highQC: q2, tc: tcFor(6, [S(1), S(2), S(3)]) });
+  assert.equal(d.s.view, 7);
+  const fork = makeBlock(b1, q1, 7, S(3), 'fork');
+  const acts = d.propose(fork, S(3), true, tcFor(6, [S(1), S(2), S(3)]));
+  assert.equal(acts.some((a) => a.type === 'requestValidation'), true, 'justify view 1 ≥ locked 1: votable');
+  assert.equal(sent(acts, 'vote').length, 1);
+  // Now lock at 2 (QC for b3 whose justify is view 2) and try a fork on QC(b1) again.
+  const e = new Driver(node(0));
+  e.start();
+  e.propose(b1, S(1));
+  e.propose(b2, S(2));
+  e.propose(b3, S(3));
+  const b4 = makeBlock(b3, qcFor(b3, [S(1), S(2), S(3)]), 4, S(0));
+  e.msg({ type: 'sync', highQC: b4.justify, tc: tcFor(6, [S(1), S(2), S(3)]) });
+  assert.equal(e.s.lockedView, 2);
+  const acts2 = e.propose(fork, S(3), true, tcFor(6, [S(1), S(2), S(3)]));
+  assert.equal(acts2.some((a) => a.type === 'requestValidation'), false);
+  assert.equal(sent(acts2, 'vote').length, 0);
+});
+
+test('a proposal with an unknown parent triggers a block fetch, then the vote', () => {
+  const d = new Driver(node(0));
+  d.start();
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const q1 = qcFor(b1, [S(1), S(2), S(3)]);
+  const b2 = makeBlock(b1, q1, 2, S(2));
+  let acts = d.propose(b2, S(2));
+  const req = acts.find((a) => a.type === 'send' && a.msg.type === 'blockRequest');
+  assert.ok(req && req.type === 'send' && req.to === S(2).publicKey && req.msg.type === 'blockRequest' && req.msg.hash === b1.hash);
+  assert.equal(sent(acts, 'vote').length, 0);
+  assert.deepEqual(rejects(d.msg({ type: 'blockResponse', block: makeBlock(g, g.justify, 1, S(1), 'x') }, S(2).publicKey)), ['unsolicited block']);
+  acts = d.msg({ type: 'blockResponse', block: b1 }, S(2).publicKey);
+  const val = acts.find((a) => a.type === 'requestValidation');
+  assert.ok(val && val.type === 'requestValidation' && val.block.hash === b2.hash);
+  acts = d.ev({ type: 'validated', now: 0, blockHash: b2.hash, valid: true });
+  assert.equal(sent(acts, 'vote').length, 1);
+  // And it serves blocks it has.
+  const served = d.msg({ type: 'blockRequest', hash: b1.hash }, S(3).publicKey);
+  assert.ok(served.some((a) => a.type === 'send' && a.to === S(3).publicKey && a.msg.type === 'blockResponse' && a.msg.block.hash === b1.hash));
+});
+
+test('restored safety state prevents voting again in an already voted view', () => {
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const d = new Driver(node(0, { restore: { committed: g, committedQC: g.justify, safety: { lastVotedView: 1, lockedView: 0, lastTimeoutView: 0, highQC: g.justify } } }));
+  const acts = d.start();
+  assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2));
+  assert.equal(sent(d.propose(b1, S(1)), 'vote').length, 0);
+});
+
+test('observers (no key) follow and commit without signing anything', () => {
+  const d = new Driver(createConsensus({ ...CHAIN, members, genesisId: GENESIS_ID }));
+  d.start();
+  let parent = g;
+  let justify: QC = g.justify;
+  for (let v = 1; v <= 4; v++) {
+    const b = makeBlock(parent, justify, v, S(v % 4));
+    d.msg(proposal(b, S(v % 4)), S(v % 4).publicKey);
+    justify = qcFor(b, [S(1), S(2), S(3)]);
+    parent = b;
+  }
+  assert.deepEqual(d.log.filter((a) => a.type === 'commit').map((a) => (a.type === 'commit' ? a.block.height : 0)), [1]);
+  assert.equal(d.log.some((a) => a.type === 'broadcast' || a.type === 'persist' || a.type === 'requestValidation'), false);
+});
