@@ -1,0 +1,26 @@
+/** Polling and timing helpers shared by tests. */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Calls `check` every `intervalMs` until it returns a value other than undefined/false,
+ * and resolves with that value; throws WaitTimeoutError (naming `what`) after `timeoutMs`.
+ */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const until = Date.now() + (opts.timeoutMs ?? 10_000);
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() >= until) throw new WaitTimeoutError(`timed out waiting for ${what}`);
+    await sleep(opts.intervalMs ?? 100);
+  }
+}
