@@ -4,7 +4,7 @@
 // packages, builds the native TUN addon and compiles the TypeScript. Idempotent.
 // Usage: node scripts/setup.mjs [--quiet]
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,10 +53,9 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   say('installing npm packages');
   run(existsSync(join(root, 'package-lock.json')) ? 'npm ci --no-audit --no-fund' : 'npm install --no-audit --no-fund');
 }
-if (existsSync(join(root, 'binding.gyp')) && !existsSync(join(root, 'build', 'Release', 'tun.node'))) {
+if (existsSync(join(root, 'binding.gyp')) && !['tun.node', 'udp.node'].every((f) => existsSync(join(root, 'build', 'Release', f)))) {
   say('building the native TUN addon');
   run('npm run --silent build:native');
 }
 say('compiling TypeScript');
 run('npx tsc -p tsconfig.json');
-void statSync;
