@@ -1,0 +1,233 @@
+/**
+ * Devnet launcher: writes genesis + per-node configs into a directory and runs every node
+ * as its own OS process (`node dist/chain/cli.js start --config <dir>/node-<i>/config.json`).
+ * Each node's stderr (pino JSON logs) goes to <dir>/node-<i>/node.log. Processes are stopped
+ * by PID only. Reused by tests, benchmarks and the rest of the project:
+ *
+ *   const d = await Devnet.create({ dir, shards: 2, group: 4 });
+ *   await d.start();            // resolves when every node serves RPC
+ *   d.rpcUrls();                // ['http://127.0.0.1:…', …]
+ *   d.accounts;                 // funded KeyPairs (devnet only: seeds on disk)
+ *   await d.kill(0); await d.startNode(0);
+ *   await d.stop();
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { distBin } from '../../common/paths.js';
+import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
+import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
+import { makeDevnetGenesis } from './genesis.js';
+
+export class DevnetError extends Error {
+  override name = 'DevnetError';
+}
+
+export interface DevnetOptions {
+  readonly dir: string;
+  readonly shards?: number;
+  readonly group?: number;
+  readonly auditors?: number;
+  readonly accounts?: number;
+  readonly basePort?: number;
+  readonly logLevel?: string;
+  readonly timing?: GenesisFile['timing'];
+  /** Extra node flags for every node process (e.g. ['--cpu-prof']). Also from TOPCHAIN_NODE_ARGS (space-separated). */
+  readonly execArgv?: readonly string[];
+  /** ms to wait for all nodes to serve. Default 60000. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface DevnetNode {
+  readonly index: number;
+  readonly address: string;
+  readonly role: string;
+  readonly rpc: string;
+  readonly dir: string;
+  pid: number | null;
+  proc: ChildProcess | null;
+}
+
+interface DevnetManifest {
+  chainId: string;
+  shards: number;
+  nodes: Array<{ index: number; address: string; role: string; rpc: string; dir: string }>;
+  accounts: Array<{ address: string; seed: string }>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function findBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + 2 * Math.floor(Math.random() * 18000);
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new DevnetError('no free port range found');
+}
+
+export class Devnet {
+  readonly nodes: DevnetNode[];
+  readonly accounts: KeyPair[];
+  readonly chainId: string;
+  readonly shards: number;
+  private readonly logLevel: string;
+  private readonly startTimeoutMs: number;
+  private readonly execArgv: readonly string[];
+
+  private constructor(
+    readonly dir: string,
+    manifest: DevnetManifest,
+    opts: { logLevel?: string; startTimeoutMs?: number; execArgv?: readonly string[] },
+  ) {
+    this.chainId = manifest.chainId;
+    this.shards = manifest.shards;
+    this.nodes = manifest.nodes.map((n) => ({ ...n, pid: null, proc: null }));
+    this.accounts = manifest.accounts.map((a) => keyPairFromSeed(a.seed));
+    this.logLevel = opts.logLevel ?? 'info';
+    this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
+    this.execArgv = opts.execArgv ?? (process.env.TOPCHAIN_NODE_ARGS ? process.env.TOPCHAIN_NODE_ARGS.split(' ').filter(Boolean) : []);
+  }
+
+  /** Writes a fresh devnet into `dir` (or reopens it if <dir>/devnet.json exists). */
+  static async create(opts: DevnetOptions): Promise<Devnet> {
+    const manifestPath = join(opts.dir, 'devnet.json');
+    if (existsSync(manifestPath)) {
+      return new Devnet(opts.dir, JSON.parse(readFileSync(manifestPath, 'utf8')) as DevnetManifest, opts);
+    }
+    const shards = opts.shards ?? 2;
+    const group = opts.group ?? 4;
+    const auditors = opts.auditors ?? group;
+    const total = shards * group + auditors;
+    const basePort = opts.basePort ?? (await findBasePort(2 * total));
+    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
+    mkdirSync(opts.dir, { recursive: true });
+    writeGenesis(join(opts.dir, 'genesis.json'), dk.genesis);
+    const nodes: DevnetManifest['nodes'] = [];
+    dk.nodeKeys.forEach((k, i) => {
+      const nd = join(opts.dir, `node-${i}`);
+      mkdirSync(nd, { recursive: true });
+      writeKeyFile(join(nd, 'key.json'), k);
+      writeNodeConfig(join(nd, 'config.json'), {
+        dataDir: '.',
+        keyFile: 'key.json',
+        genesisFile: '../genesis.json',
+        p2pListen: dk.genesis.nodes[i]!.p2p,
+        rpcHost: '127.0.0.1',
+        rpcPort: dk.ports[i]!.rpc,
+        ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+      });
+      nodes.push({ index: i, address: k.address, role: dk.roles[i]!, rpc: dk.genesis.nodes[i]!.rpc, dir: nd });
+    });
+    const manifest: DevnetManifest = { chainId: dk.genesis.chainId, shards, nodes, accounts: dk.accounts.map((a) => ({ address: a.address, seed: a.seedHex })) };
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
+    return new Devnet(opts.dir, manifest, opts);
+  }
+
+  rpcUrls(): string[] {
+    return this.nodes.map((n) => n.rpc);
+  }
+
+  /** Starts every node not running; resolves when all serve RPC. */
+  async start(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => (n.proc ? Promise.resolve() : this.startNode(n.index))));
+  }
+
+  /** Starts node i; resolves on its {"event":"started"} line. */
+  async startNode(i: number): Promise<void> {
+    const n = this.nodes[i];
+    if (!n) throw new DevnetError(`no node ${i}`);
+    if (n.proc) return;
+    const log = createWriteStream(join(n.dir, 'node.log'), { flags: 'a' });
+    const proc = spawn(process.execPath, [...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'], {
+      // stdin is a lifeline: if this launcher dies, the pipe closes and the node stops itself.
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, TOPVPN_LOG_LEVEL: this.logLevel },
+    });
+    n.proc = proc;
+    n.pid = proc.pid ?? null;
+    proc.stderr!.pipe(log);
+    const rl = createInterface({ input: proc.stdout! });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new DevnetError(`node ${i} did not start within ${this.startTimeoutMs} ms (see ${join(n.dir, 'node.log')})`)), this.startTimeoutMs);
+      rl.on('line', (line) => {
+        try {
+          const ev = JSON.parse(line) as { event?: string };
+          if (ev.event === 'started') {
+            clearTimeout(timer);
+            resolve();
+          }
+        } catch {
+          // not a JSON line
+        }
+      });
+      proc.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        if (n.proc === proc) {
+          n.proc = null;
+          n.pid = null;
+        }
+        reject(new DevnetError(`node ${i} exited (code ${code}, signal ${sig}) before starting; see ${join(n.dir, 'node.log')}`));
+      });
+    }).catch((e: unknown) => {
+      if (n.proc === proc) {
+        proc.kill('SIGKILL');
+      }
+      throw e;
+    });
+    proc.removeAllListeners('exit');
+    proc.once('exit', () => {
+      if (n.proc === proc) {
+        n.proc = null;
+        n.pid = null;
+      }
+    });
+  }
+
+  /** Stops node i with SIGTERM (clean shutdown), SIGKILL after `graceMs`. */
+  async stopNode(i: number, graceMs = 8000): Promise<void> {
+    await this.signal(i, 'SIGTERM', graceMs);
+  }
+
+  /** Kills node i abruptly (SIGKILL): a crash. */
+  async kill(i: number): Promise<void> {
+    await this.signal(i, 'SIGKILL', 5000);
+  }
+
+  private async signal(i: number, sig: NodeJS.Signals, graceMs: number): Promise<void> {
+    const n = this.nodes[i];
+    const proc = n?.proc;
+    if (!n || !proc || proc.exitCode !== null || proc.signalCode !== null) {
+      if (n) {
+        n.proc = null;
+        n.pid = null;
+      }
+      return;
+    }
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill(sig);
+    const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+    n.proc = null;
+    n.pid = null;
+  }
+
+  /** Stops every node (SIGTERM, then SIGKILL after the grace period). */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stopNode(n.index)));
+  }
+
+  pids(): number[] {
+    return this.nodes.map((n) => n.pid).filter((p): p is number => p !== null);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Files a node runs from:
+ * - genesis.json (shared by all nodes): chain id, shard count, parameter overrides,
+ *   allocations, the node directory (address, p2p multiaddr, RPC URL) and the committees
+ *   (validators per chain, auditors per shard chain). Amounts are decimal strings.
+ * - config.json (per node): where its data, key and genesis live, what it listens on.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface GenesisNode {
+  readonly address: string;
+  /** libp2p listen multiaddr, e.g. /ip4/127.0.0.1/tcp/31001 */
+  readonly p2p: string;
+  /** http://127.0.0.1:32001 */
+  readonly rpc: string;
+}
+
+export interface GroupSpec {
+  readonly validators: readonly string[];
+  /** Auditor group of a shard chain (empty for the beacon: its blocks are final on commit). */
+  readonly auditors: readonly string[];
+}
+
+export interface GenesisFile {
+  readonly chainId: string;
+  readonly shards: number;
+  /** Unix ms; part of the genesis identity. */
+  readonly genesisTime: number;
+  readonly allocations: ReadonlyArray<{ readonly address: string; readonly amount: string }>;
+  readonly nodes: readonly GenesisNode[];
+  /** Keyed by chain name: 'beacon', 'shard-0', ... */
+  readonly committees: Readonly<Record<string, GroupSpec>>;
+  /** Consensus timing (ms). */
+  readonly timing?: { readonly baseTimeoutMs?: number; readonly minBlockIntervalMs?: number; readonly idleBlockMs?: number; readonly maxTxsPerBlock?: number };
+}
+
+export interface NodeConfig {
+  /** Directory holding the LevelDB store (db/) and, by default, key.json and genesis.json. */
+  readonly dataDir: string;
+  readonly keyFile: string;
+  readonly genesisFile: string;
+  readonly p2pListen: string;
+  readonly rpcHost: string;
+  readonly rpcPort: number;
+  readonly logLevel?: string;
+}
+
+function resolveIn(base: string, p: string): string {
+  return isAbsolute(p) ? p : join(base, p);
+}
+
+export function readNodeConfig(path: string): NodeConfig {
+  let j: Partial<NodeConfig>;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8')) as Partial<NodeConfig>;
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
+  }
+  const base = dirname(path);
+  if (typeof j.p2pListen !== 'string' || typeof j.rpcPort !== 'number') throw new ConfigError(`${path}: p2pListen and rpcPort are required`);
+  const dataDir = resolveIn(base, j.dataDir ?? '.');
+  return {
+    dataDir,
+    keyFile: resolveIn(base, j.keyFile ?? 'key.json'),
+    genesisFile: resolveIn(base, j.genesisFile ?? 'genesis.json'),
+    p2pListen: j.p2pListen,
+    rpcHost: j.rpcHost ?? '127.0.0.1',
+    rpcPort: j.rpcPort,
+    ...(j.logLevel ? { logLevel: j.logLevel } : {}),
+  };
+}
+
+export function writeNodeConfig(path: string, c: NodeConfig): void {
+  writeFileSync(path, JSON.stringify(c, null, 2) + '\n');
+}
+
+export function readGenesis(path: string): GenesisFile {
+  let g: GenesisFile;
+  try {
+    g = JSON.parse(readFileSync(path, 'utf8')) as GenesisFile;
+  } catch (e) {
+    throw new ConfigError(`cannot read genesis ${path}: ${(e as Error).message}`);
+  }
+  validateGenesis(g);
+  return g;
+}
+
+export function validateGenesis(g: GenesisFile): void {
+  if (typeof g.chainId !== 'string' || !g.chainId) throw new ConfigError('genesis: chainId missing');
+  if (!Number.isInteger(g.shards) || g.shards < 1) throw new ConfigError('genesis: shards must be ≥ 1');
+  const known = new Set(g.nodes.map((n) => n.address));
+  for (const [chain, grp] of Object.entries(g.committees)) {
+    if (grp.validators.length < 1) throw new ConfigError(`genesis: ${chain} has no validators`);
+    for (const a of [...grp.validators, ...grp.auditors]) if (!known.has(a)) throw new ConfigError(`genesis: ${chain} member ${a.slice(0, 12)} not in nodes`);
+    for (const a of grp.auditors) if (grp.validators.includes(a)) throw new ConfigError(`genesis: ${chain} auditor ${a.slice(0, 12)} audits its own group`);
+  }
+  for (const a of g.allocations) if (!/^[0-9]+$/.test(a.amount)) throw new ConfigError('genesis: allocation amounts are decimal strings');
+}
+
+export function writeGenesis(path: string, g: GenesisFile): void {
+  validateGenesis(g);
+  writeFileSync(path, JSON.stringify(g, null, 2) + '\n');
+}

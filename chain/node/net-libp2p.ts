@@ -1,0 +1,254 @@
+/**
+ * The real network: libp2p over TCP with noise + yamux, identify and ping. Messages travel
+ * on one long-lived outbound stream per peer (protocol /topchain/msg/1), framed as a 4-byte
+ * big-endian length + wire JSON. Peer identity = the node's Ed25519 key, so the libp2p peer
+ * id is derived from the node address and the sender of every frame is authenticated by noise.
+ */
+import './shims.js';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
+import { peerIdFromPublicKey } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Stream, Connection, PeerId } from '@libp2p/interface';
+import type { Logger } from 'pino';
+import type { MessageHandler, NetMessage, Network } from './net.js';
+import { wireFromBytes, wireToBytes } from './wire.js';
+
+export const MSG_PROTOCOL = '/topchain/msg/1';
+const MAX_FRAME = 64 * 1024 * 1024;
+const MAX_OUTBOX = 4096;
+
+export interface PeerEntry {
+  /** node address (hex Ed25519 public key) */
+  readonly address: string;
+  /** e.g. /ip4/127.0.0.1/tcp/31001 */
+  readonly multiaddr: string;
+}
+
+export interface Libp2pNetworkOptions {
+  readonly seedHex: string;
+  readonly address: string;
+  readonly listen: readonly string[];
+  readonly peers: readonly PeerEntry[];
+  readonly log: Logger;
+}
+
+export function peerIdForAddress(address: string): PeerId {
+  return peerIdFromPublicKey(publicKeyFromRaw(Buffer.from(address, 'hex')));
+}
+
+function addressOfPeer(p: PeerId): string | undefined {
+  const raw = p.publicKey?.raw;
+  return raw ? Buffer.from(raw).toString('hex') : undefined;
+}
+
+interface Outbound {
+  stream?: Stream;
+  dialing: boolean;
+  queue: Uint8Array[];
+  nextDialAt: number;
+}
+
+/** Reassembles length-prefixed frames from a byte stream. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
+    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      if (this.buf.length < 4) return;
+      const len = this.buf.readUInt32BE(0);
+      if (len > MAX_FRAME) throw new Error('frame too large');
+      if (this.buf.length < 4 + len) return;
+      const frame = this.buf.subarray(4, 4 + len);
+      this.buf = this.buf.subarray(4 + len);
+      onFrame(frame);
+    }
+  }
+}
+
+export function encodeFrame(payload: Uint8Array): Uint8Array {
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  out.set(payload, 4);
+  return out;
+}
+
+export class Libp2pNetwork implements Network {
+  readonly self: string;
+  private node?: Libp2p;
+  private readonly handlers: MessageHandler[] = [];
+  private readonly peers = new Map<string, PeerEntry>();
+  private readonly out = new Map<string, Outbound>();
+  private redialTimer?: NodeJS.Timeout;
+  private stopped = false;
+  framesIn = 0;
+  framesOut = 0;
+
+  constructor(private readonly opts: Libp2pNetworkOptions) {
+    this.self = opts.address;
+    for (const p of opts.peers) if (p.address !== opts.address) this.peers.set(p.address, p);
+  }
+
+  async start(): Promise<void> {
+    const privateKey = await generateKeyPairFromSeed('Ed25519', Buffer.from(this.opts.seedHex, 'hex'));
+    this.node = await createLibp2p({
+      privateKey,
+      addresses: { listen: [...this.opts.listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), ping: ping({ maxOutboundStreams: 4 }) },
+    });
+    await this.node.handle(
+      MSG_PROTOCOL,
+      (stream: Stream, connection: Connection) => this.onInbound(stream, connection),
+      { maxInboundStreams: 8, maxOutboundStreams: 8 },
+    );
+    await this.node.start();
+    // Dial everyone we know now, and again every 0.5 s for those not connected.
+    this.redialAll();
+    this.redialTimer = setInterval(() => this.redialAll(), 500);
+    this.redialTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.redialTimer) clearInterval(this.redialTimer);
+    await this.node?.stop();
+  }
+
+  listenAddresses(): string[] {
+    return this.node?.getMultiaddrs().map((m) => m.toString()) ?? [];
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handlers.push(handler);
+  }
+
+  connectedPeers(): string[] {
+    const out: string[] = [];
+    for (const [addr, o] of this.out) if (o.stream && o.stream.status === 'open') out.push(addr);
+    return out;
+  }
+
+  send(to: string, msg: NetMessage): void {
+    if (to === this.self || this.stopped) return;
+    const frame = encodeFrame(wireToBytes(msg));
+    const o = this.outbound(to);
+    if (o.stream && o.stream.status === 'open') {
+      this.write(o, frame);
+      return;
+    }
+    if (o.queue.length < MAX_OUTBOX) o.queue.push(frame);
+    void this.dial(to);
+  }
+
+  multicast(to: readonly string[], msg: NetMessage): void {
+    let frame: Uint8Array | undefined;
+    for (const t of to) {
+      if (t === this.self || this.stopped) continue;
+      frame ??= encodeFrame(wireToBytes(msg));
+      const o = this.outbound(t);
+      if (o.stream && o.stream.status === 'open') this.write(o, frame);
+      else {
+        if (o.queue.length < MAX_OUTBOX) o.queue.push(frame);
+        void this.dial(t);
+      }
+    }
+  }
+
+  private write(o: Outbound, frame: Uint8Array): void {
+    try {
+      o.stream!.send(frame);
+      this.framesOut++;
+    } catch {
+      o.stream = undefined;
+    }
+  }
+
+  private outbound(to: string): Outbound {
+    let o = this.out.get(to);
+    if (!o) {
+      o = { dialing: false, queue: [], nextDialAt: 0 };
+      this.out.set(to, o);
+    }
+    return o;
+  }
+
+  private redialAll(): void {
+    for (const addr of this.peers.keys()) {
+      const o = this.outbound(addr);
+      if (!o.stream || o.stream.status !== 'open') void this.dial(addr);
+    }
+  }
+
+  private async dial(to: string): Promise<void> {
+    const o = this.outbound(to);
+    const node = this.node;
+    if (!node || o.dialing || this.stopped) return;
+    if (Date.now() < o.nextDialAt) return;
+    o.dialing = true;
+    try {
+      const entry = this.peers.get(to);
+      const pid = peerIdForAddress(to);
+      const target = entry ? multiaddr(`${entry.multiaddr}/p2p/${pid.toString()}`) : pid;
+      const stream = await node.dialProtocol(target, MSG_PROTOCOL, { signal: AbortSignal.timeout(3000) });
+      stream.inactivityTimeout = 0;
+      o.stream = stream;
+      stream.addEventListener('close', () => {
+        if (o.stream === stream) o.stream = undefined;
+      });
+      // Drain inbound bytes on our outbound stream (the peer never writes here).
+      stream.addEventListener('message', () => {});
+      const queued = o.queue;
+      o.queue = [];
+      for (const f of queued) this.write(o, f);
+    } catch (e) {
+      o.nextDialAt = Date.now() + 500;
+      o.queue = o.queue.slice(-256);
+      this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message }, 'dial failed');
+    } finally {
+      o.dialing = false;
+    }
+  }
+
+  private onInbound(stream: Stream, connection: Connection): void {
+    const from = addressOfPeer(connection.remotePeer);
+    if (!from) {
+      stream.abort(new Error('peer without public key'));
+      return;
+    }
+    stream.inactivityTimeout = 0;
+    const dec = new FrameDecoder();
+    stream.addEventListener('message', (ev) => {
+      const data = ev.data;
+      const chunk = data instanceof Uint8Array ? data : data.subarray();
+      try {
+        dec.push(chunk, (frame) => {
+          this.framesIn++;
+          let msg: NetMessage;
+          try {
+            msg = wireFromBytes<NetMessage>(frame);
+          } catch {
+            return;
+          }
+          if (typeof msg !== 'object' || msg === null || typeof msg.k !== 'string' || typeof msg.c !== 'string') return;
+          for (const h of this.handlers) {
+            try {
+              h(from, msg);
+            } catch (e) {
+              this.opts.log.warn({ err: (e as Error).message, k: msg.k }, 'message handler threw');
+            }
+          }
+        });
+      } catch (e) {
+        stream.abort(e as Error);
+      }
+    });
+  }
+}

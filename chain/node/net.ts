@@ -1,0 +1,96 @@
+/**
+ * The network seam. A node talks to other nodes by address (hex Ed25519 public key).
+ * Delivery is best effort and unordered across peers (ordered per peer pair); consensus
+ * and sync tolerate loss. `from` is authenticated by the transport (noise on libp2p).
+ */
+export interface NetMessage {
+  /** message kind, e.g. 'cons', 'tx', 'audit', 'receipts', 'sync-req', 'sync-res' */
+  readonly k: string;
+  /** chain id the message is about ('beacon', 'shard-0', ...) */
+  readonly c: string;
+  readonly body: unknown;
+}
+
+export type MessageHandler = (from: string, msg: NetMessage) => void;
+
+export interface Network {
+  readonly self: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Fire and forget to one peer; silently dropped if the peer is unreachable. */
+  send(to: string, msg: NetMessage): void;
+  /** Send to each listed peer (the sender itself is skipped). */
+  multicast(to: readonly string[], msg: NetMessage): void;
+  onMessage(handler: MessageHandler): void;
+  /** Addresses of peers currently connected. */
+  connectedPeers(): string[];
+}
+
+/** In-process hub for unit tests: synchronous-free delivery on the microtask/macrotask queue. */
+export class MemoryHub {
+  private readonly nodes = new Map<string, MemoryNetwork>();
+  /** Links cut by tests: "a|b" means a cannot reach b. */
+  private readonly cut = new Set<string>();
+  delivered = 0;
+  register(n: MemoryNetwork): void {
+    this.nodes.set(n.self, n);
+  }
+  unregister(addr: string): void {
+    this.nodes.delete(addr);
+  }
+  partition(a: string, b: string): void {
+    this.cut.add(`${a}|${b}`);
+    this.cut.add(`${b}|${a}`);
+  }
+  heal(): void {
+    this.cut.clear();
+  }
+  deliver(from: string, to: string, msg: NetMessage): void {
+    if (this.cut.has(`${from}|${to}`)) return;
+    const target = this.nodes.get(to);
+    if (!target || !target.running) return;
+    // structuredClone: receivers must never share mutable objects with the sender
+    const copy = structuredClone(msg);
+    setImmediate(() => {
+      if (!target.running) return;
+      this.delivered++;
+      target.dispatch(from, copy);
+    });
+  }
+  isRunning(addr: string): boolean {
+    return this.nodes.get(addr)?.running ?? false;
+  }
+  addresses(): string[] {
+    return [...this.nodes.keys()];
+  }
+}
+
+export class MemoryNetwork implements Network {
+  running = false;
+  private readonly handlers: MessageHandler[] = [];
+  constructor(readonly self: string, private readonly hub: MemoryHub) {
+    hub.register(this);
+  }
+  async start(): Promise<void> {
+    this.running = true;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+  send(to: string, msg: NetMessage): void {
+    if (!this.running || to === this.self) return;
+    this.hub.deliver(this.self, to, msg);
+  }
+  multicast(to: readonly string[], msg: NetMessage): void {
+    for (const t of to) this.send(t, msg);
+  }
+  onMessage(handler: MessageHandler): void {
+    this.handlers.push(handler);
+  }
+  dispatch(from: string, msg: NetMessage): void {
+    for (const h of this.handlers) h(from, msg);
+  }
+  connectedPeers(): string[] {
+    return this.hub.addresses().filter((a) => a !== this.self && this.hub.isRunning(a));
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * A topchain node: one process, one data dir. Composes the network seam, the store, one
+ * ChainRuntime per chain (beacon + S shards) and the JSON-RPC server.
+ */
+import type { Logger } from 'pino';
+import { createSigner, type Signer } from '../consensus/crypto.js';
+import {
+  DEVNET_PARAMS,
+  accountOf,
+  applyTx,
+  checkSupply,
+  decodeJson,
+  genesis as buildGenesis,
+  hashCanonical,
+  homeChain,
+  isChainName,
+  makeParams,
+  txHash,
+  txSigningBytes,
+  type ChainParams,
+  type ChainState,
+  type GenesisNode as StateGenesisNode,
+  type GenesisSupply,
+  type SignedTx,
+  type SupplyReport,
+} from '../state/index.js';
+import { ChainRuntime, type RuntimeTiming } from './chain-runtime.js';
+import type { GenesisFile } from './config.js';
+import { verifyBytes, type KeyPair } from './keys.js';
+import type { Network } from './net.js';
+import type { BlockRecord, PayloadV1 } from './payload.js';
+import type { KvStore } from './store.js';
+
+export class TxRejected extends Error {
+  override name = 'TxRejected';
+  constructor(
+    readonly rule: string,
+    message: string,
+  ) {
+    super(`${rule}: ${message}`);
+  }
+}
+
+export interface ChainNodeOptions {
+  readonly genesis: GenesisFile;
+  readonly key: KeyPair;
+  readonly net: Network;
+  readonly store: KvStore;
+  readonly log: Logger;
+  readonly timing?: Partial<RuntimeTiming>;
+}
+
+export interface NodeEvents {
+  onBlock?(chain: string, rec: BlockRecord, payload: PayloadV1): void;
+  onFinal?(chain: string, height: number): void;
+  onTxAdmitted?(hash: string): void;
+  /** `chain` is a known chain name (beacon/shard-i) or 'unknown'. */
+  onTxRejected?(chain: string): void;
+  onIncident?(kind: Exclude<Incident, 'view_change'>, chain: string): void;
+  onViewChange?(chain: string): void;
+}
+
+/** Things worth counting: view changes and error kinds (see metrics.ts CHAIN_ERROR_KINDS). */
+export type Incident = 'view_change' | 'commit_refused' | 'validation' | 'store' | 'sync' | 'internal';
+
+/** Genesis-time registration of the devnet's nodes on the beacon (validators, auditors). */
+export function genesisNodes(g: GenesisFile, params: ChainParams): StateGenesisNode[] {
+  const role = new Map<string, 'validator' | 'auditor'>();
+  for (const grp of Object.values(g.committees)) {
+    for (const v of grp.validators) if (!role.has(v)) role.set(v, 'validator');
+    for (const a of grp.auditors) role.set(a, 'auditor');
+  }
+  return g.nodes.map((n) => {
+    const r = role.get(n.address) ?? 'validator';
+    return { owner: n.address, role: r, consensusKey: n.address, onionKey: null, endpoints: [n.p2p, n.rpc], pricePerGiB: 0n, region: 'local', deposit: params.minDeposit[r] };
+  });
+}
+
+export function paramsOf(g: GenesisFile): ChainParams {
+  return makeParams({ chainId: g.chainId, shardCount: g.shards }, DEVNET_PARAMS);
+}
+
+export function genesisStatesOf(g: GenesisFile): { params: ChainParams; states: Map<string, ChainState>; supply: GenesisSupply; genesisId: string } {
+  const params = paramsOf(g);
+  const gen = buildGenesis(
+    params,
+    g.allocations.map((a) => ({ address: a.address, amount: BigInt(a.amount) })),
+    { nodes: genesisNodes(g, params) },
+  );
+  const states = new Map<string, ChainState>();
+  states.set('beacon', gen.beacon);
+  for (const s of gen.shards) states.set(s.chain, s);
+  const genesisId = hashCanonical({ type: 'topvpn/genesis/v1', genesis: g as unknown as Record<string, unknown> });
+  return { params, states, supply: gen.supply, genesisId };
+}
+
+export class ChainNode {
+  readonly chainId: string;
+  readonly params: ChainParams;
+  readonly self: string;
+  readonly signer: Signer;
+  readonly runtimes = new Map<string, ChainRuntime>();
+  readonly genesisSupply: GenesisSupply;
+  readonly genesisId: string;
+  readonly events: NodeEvents = {};
+  readonly startedAt = Date.now();
+  private readonly verified = new Map<string, boolean>();
+  /** Txs this node accepted but forwarded (not in its own mempool): hash → chain. */
+  private readonly submitted = new Map<string, string>();
+  /** Ed25519 tx verifications done by this node (bench: verifications per tx). */
+  txVerifications = 0;
+
+  constructor(readonly opts: ChainNodeOptions) {
+    const g = opts.genesis;
+    this.chainId = g.chainId;
+    this.self = opts.key.address;
+    this.signer = createSigner(Buffer.from(opts.key.seedHex, 'hex'));
+    const { params, states, supply, genesisId } = genesisStatesOf(g);
+    this.params = params;
+    this.genesisSupply = supply;
+    this.genesisId = genesisId;
+    const allNodes = g.nodes.map((n) => n.address);
+    const timing: Partial<RuntimeTiming> = {
+      ...(g.timing?.baseTimeoutMs ? { baseTimeoutMs: g.timing.baseTimeoutMs } : {}),
+      ...(g.timing?.minBlockIntervalMs !== undefined ? { blockIntervalMs: g.timing.minBlockIntervalMs } : {}),
+      ...(g.timing?.maxTxsPerBlock ? { maxTxsPerBlock: g.timing.maxTxsPerBlock } : {}),
+      ...(g.timing?.idleBlockMs !== undefined ? { idleBlockMs: g.timing.idleBlockMs } : {}),
+      ...opts.timing,
+    };
+    const host = {
+      chainId: this.chainId,
+      params,
+      self: this.self,
+      signer: this.signer,
+      net: opts.net,
+      store: opts.store,
+      log: opts.log,
+      allNodes,
+      runtime: (c: string) => this.runtimes.get(c),
+      verifyTx: (stx: SignedTx, hash: string) => this.verifyTx(stx, hash),
+      onCommitted: (rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1) => this.events.onBlock?.(rt.chain, rec, payload),
+      onFinal: (rt: ChainRuntime, h: number) => this.events.onFinal?.(rt.chain, h),
+      onIncident: (kind: Incident, chain: string) => (kind === 'view_change' ? this.events.onViewChange?.(chain) : this.events.onIncident?.(kind, chain)),
+    };
+    for (const [chain, st] of states) {
+      const grp = g.committees[chain];
+      if (!grp) throw new Error(`genesis has no committee for ${chain}`);
+      this.runtimes.set(chain, new ChainRuntime(host, chain, grp, st, genesisId, timing));
+    }
+    opts.net.onMessage((from, msg) => {
+      const rt = this.runtimes.get(msg.c);
+      if (!rt) return;
+      try {
+        rt.onMessage(from, msg.k, msg.body);
+      } catch (e) {
+        opts.log.debug({ err: (e as Error).message, k: msg.k }, 'bad message');
+      }
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.opts.store.open();
+    for (const rt of this.runtimes.values()) await rt.load();
+    await this.opts.net.start();
+    for (const rt of this.runtimes.values()) rt.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const rt of this.runtimes.values()) await rt.stop();
+    await this.opts.net.stop();
+    await this.opts.store.close();
+  }
+
+  runtime(chain: string): ChainRuntime {
+    const rt = this.runtimes.get(chain);
+    if (!rt) throw new TxRejected('tx', `unknown chain ${chain}`);
+    return rt;
+  }
+
+  verifyTx(stx: SignedTx, hash: string): boolean {
+    const key = hash + stx.signature;
+    const hit = this.verified.get(key);
+    if (hit !== undefined) return hit;
+    this.txVerifications++;
+    const ok = typeof stx.tx?.from === 'string' && typeof stx.signature === 'string' && verifyBytes(stx.tx.from, txSigningBytes(stx.tx), stx.signature);
+    if (this.verified.size > 200_000) this.verified.clear();
+    this.verified.set(key, ok);
+    return ok;
+  }
+
+  homeChainOf(address: string): string {
+    return homeChain(address, this.params.shardCount);
+  }
+
+  /** Parses a signed tx from JSON-RPC input (amounts as decimal strings). */
+  static parseSignedTx(raw: unknown): SignedTx {
+    if (raw === null || typeof raw !== 'object') throw new TxRejected('tx', 'expected {tx, signature}');
+    const stx = decodeJson<SignedTx>(JSON.stringify(raw));
+    if (!stx.tx || typeof stx.tx !== 'object') throw new TxRejected('tx', 'missing tx');
+    if (typeof stx.signature !== 'string') throw new TxRejected('signature', 'missing signature');
+    const t = stx.tx;
+    if (typeof t.from !== 'string' || !/^[0-9a-f]{64}$/.test(t.from)) throw new TxRejected('tx', 'from must be a 32-byte hex address');
+    if (!Number.isSafeInteger(t.nonce) || t.nonce < 0) throw new TxRejected('nonce', 'nonce must be a non-negative integer');
+    if (typeof t.fee !== 'bigint') throw new TxRejected('fee', 'fee must be a decimal string');
+    if (!t.op || typeof t.op !== 'object' || typeof t.op.type !== 'string') throw new TxRejected('tx', 'missing op');
+    return stx;
+  }
+
+  /**
+   * Admits a tx submitted to this node: checks chain id, home chain, signature (once),
+   * nonce and affordability; forwards it to its chain's validators. Returns the tx hash.
+   * Throws TxRejected naming the rule broken.
+   */
+  submitTx(stx: SignedTx): string {
+    try {
+      const hash = this.admit(stx);
+      this.events.onTxAdmitted?.(hash);
+      return hash;
+    } catch (e) {
+      const c = typeof stx?.tx?.chain === 'string' && this.runtimes.has(stx.tx.chain) ? stx.tx.chain : 'unknown';
+      if (c !== 'unknown') this.events.onTxRejected?.(c);
+      throw e;
+    }
+  }
+
+  private admit(stx: SignedTx): string {
+    const tx = stx.tx;
+    if (tx.chainId !== this.chainId) throw new TxRejected('tx', `chain id ${String(tx.chainId)} ≠ ${this.chainId}`);
+    if (typeof tx.chain !== 'string' || !isChainName(tx.chain, this.params.shardCount) || tx.chain === 'beacon') throw new TxRejected('tx', `chain must be one of shard-0..shard-${this.params.shardCount - 1}`);
+    const isClaim = tx.op.type === 'channel-claim';
+    const home = this.homeChainOf(tx.from);
+    if (!isClaim && tx.chain !== home) throw new TxRejected('tx', `account ${tx.from.slice(0, 12)} lives on ${home}, not ${tx.chain}`);
+    let hash: string;
+    try {
+      hash = txHash(tx);
+    } catch (e) {
+      throw new TxRejected('tx', `cannot encode: ${(e as Error).message}`);
+    }
+    const rt = this.runtime(tx.chain);
+    if (rt.mempool.has(hash)) return hash;
+    if (!this.verifyTx(stx, hash)) throw new TxRejected('signature', `invalid Ed25519 signature by ${tx.from.slice(0, 12)}`);
+    const state = rt.state;
+    if (!isClaim) {
+      const acct = accountOf(state, tx.from);
+      if (tx.nonce < acct.nonce) throw new TxRejected('nonce', `nonce ${tx.nonce} already used (account nonce ${acct.nonce})`);
+      const runEnd = rt.mempool.pendingRunEnd(tx.from, acct.nonce);
+      if (rt.isValidator && tx.nonce > runEnd + 1) throw new TxRejected('nonce', `nonce ${tx.nonce} leaves a gap (next expected ${runEnd + 1})`);
+      if (tx.nonce === acct.nonce) {
+        // Dry run on the committed state names the rule a tx would break.
+        if (tx.op.type === 'transfer') {
+          if (tx.fee < this.params.minFee && acct.resource.locked === 0n) throw new TxRejected('fee', `fee ${tx.fee} < minimum ${this.params.minFee}`);
+          if (acct.balance < tx.fee + (typeof tx.op.amount === 'bigint' ? tx.op.amount : 0n)) throw new TxRejected('transfer', `balance ${acct.balance} < amount ${String(tx.op.amount)} + fee ${tx.fee}`);
+          if (typeof tx.op.amount !== 'bigint' || tx.op.amount <= 0n) throw new TxRejected('transfer', 'amount must be a positive integer');
+          if (typeof tx.op.to !== 'string' || !/^[0-9a-f]{64}$/.test(tx.op.to)) throw new TxRejected('transfer', 'recipient must be a 32-byte hex address');
+        } else {
+          const { result } = applyTx(state, stx, this.params);
+          if (result.status !== 'ok') throw new TxRejected(result.error?.rule ?? 'tx', result.error?.message ?? result.status);
+        }
+      }
+    } else {
+      const { result } = applyTx(state, stx, this.params);
+      if (result.status !== 'ok') throw new TxRejected(result.error?.rule ?? 'channel-claim', result.error?.message ?? result.status);
+    }
+    try {
+      rt.admitLocal(stx, hash);
+    } catch (e) {
+      throw new TxRejected('mempool', (e as Error).message);
+    }
+    if (!rt.isValidator) {
+      if (this.submitted.size > 100_000) this.submitted.clear();
+      this.submitted.set(hash, rt.chain);
+    }
+    return hash;
+  }
+
+  /** Tx status: pending (in a mempool here), committed, final, or unknown. */
+  async txStatus(hash: string): Promise<{ status: 'pending' | 'committed' | 'final' | 'unknown'; chain?: string; height?: number; result?: unknown }> {
+    const idx = await this.opts.store.get<{ chain: string; height: number; index: number; result: unknown }>(`tx/${hash}`);
+    if (idx) {
+      const rt = this.runtimes.get(idx.chain);
+      const final = rt !== undefined && idx.height <= rt.finalHeight;
+      return { status: final ? 'final' : 'committed', chain: idx.chain, height: idx.height, result: idx.result };
+    }
+    for (const rt of this.runtimes.values()) if (rt.mempool.has(hash)) return { status: 'pending', chain: rt.chain };
+    const fwd = this.submitted.get(hash);
+    if (fwd) return { status: 'pending', chain: fwd };
+    return { status: 'unknown' };
+  }
+
+  supply(): SupplyReport {
+    return checkSupply([...this.runtimes.values()].map((r) => r.state), this.genesisSupply);
+  }
+}

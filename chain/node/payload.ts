@@ -1,0 +1,74 @@
+/**
+ * The application payload a consensus block carries, and the record a node stores and
+ * serves per committed block.
+ *
+ * Payload = wire JSON of {v:1, stateRoot, receiptsRoot, body, refs}: the proposer executes the
+ * body on its parent state and commits to the resulting roots, so the block hash binds the
+ * execution result; validators and auditors re-execute and compare. `refs[i]` proves
+ * `body.receipts[i]`: the source block (height, hash) whose receiptsRoot contains it, with a
+ * Merkle path. Validators accept a ref only for a source block they know is final.
+ */
+import type { Block, BlockHeader, CommitProof, QC } from '../consensus/types.js';
+import type { Certificate } from '../consensus/certificate.js';
+import type { MerkleProof } from '../state/merkle.js';
+import type { BlockBody, CrossReceipt, ItemResult } from '../state/types.js';
+import { wireFromBytes, wireToBytes } from './wire.js';
+
+export interface ReceiptRef {
+  readonly sourceHeight: number;
+  readonly blockHash: string;
+  readonly proof: MerkleProof;
+}
+
+export interface PayloadV1 {
+  readonly v: 1;
+  readonly stateRoot: string;
+  readonly receiptsRoot: string;
+  readonly body: BlockBody;
+  readonly refs: readonly ReceiptRef[];
+}
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+export function encodePayload(p: PayloadV1): Uint8Array {
+  return wireToBytes(p);
+}
+
+export function decodePayload(bytes: Uint8Array): PayloadV1 {
+  let p: PayloadV1;
+  try {
+    p = wireFromBytes<PayloadV1>(bytes);
+  } catch (e) {
+    throw new PayloadError(`payload: ${(e as Error).message}`);
+  }
+  if (typeof p !== 'object' || p === null || p.v !== 1) throw new PayloadError('payload: not a v1 payload');
+  if (typeof p.stateRoot !== 'string' || typeof p.receiptsRoot !== 'string') throw new PayloadError('payload: roots missing');
+  const b = p.body;
+  if (typeof b !== 'object' || b === null || !Array.isArray(b.txs) || !Array.isArray(b.receipts) || !Array.isArray(b.confirms)) throw new PayloadError('payload: bad body');
+  if (!Array.isArray(p.refs) || p.refs.length !== b.receipts.length) throw new PayloadError('payload: one ref per receipt required');
+  return p;
+}
+
+/** What a node stores (blk/<chain>/<height>) and serves to peers that sync. */
+export interface BlockRecord {
+  readonly block: Block;
+  /** QC certifying `block` (validator group, ⌊2n/3⌋+1). */
+  readonly qc: QC;
+  /** 3-chain commit proof (absent only for records restored from older stores). */
+  readonly proof?: CommitProof & { readonly ext?: readonly BlockHeader[] };
+  /** Execution outputs (recomputed and checked by whoever applies the block). */
+  readonly outgoing: readonly CrossReceipt[];
+  readonly results: readonly ItemResult[];
+  /** Inbox after this block (highest receipt id applied per source chain). */
+  readonly inbox: Readonly<Record<string, number>>;
+  /** Committed at (Unix ms, local clock). */
+  readonly committedAt: number;
+}
+
+/** Audit certificate record, stored under aud/<chain>/<height>. */
+export interface AuditRecord {
+  readonly cert: Certificate;
+  readonly finalAt: number;
+}

@@ -1,0 +1,26 @@
+/** Minimal JSON-RPC 2.0 client over HTTP (global fetch). */
+export class RpcCallError extends Error {
+  override name = 'RpcCallError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+let nextId = 1;
+
+/** Calls `method`; resolves with `result` or throws RpcCallError (JSON-RPC error) / Error (transport). */
+export async function rpcCall<T = unknown>(url: string, method: string, params: unknown[] | Record<string, unknown> = [], timeoutMs = 10_000): Promise<T> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const j = (await res.json()) as { result?: T; error?: { code: number; message: string; data?: unknown } };
+  if (j.error) throw new RpcCallError(j.error.code, j.error.message, j.error.data);
+  return j.result as T;
+}

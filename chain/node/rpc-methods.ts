@@ -1,0 +1,124 @@
+/**
+ * The node's JSON-RPC methods. Positional or named params. Amounts are decimal strings.
+ *   chain_status []                       → node and per-chain heights
+ *   chain_getBlock [chain, height]        → block, roots, body, results, QC, audit certificate
+ *   account_get [address]                 → {address, chain, balance, nonce, resource}
+ *   tx_submit [signedTx]                  → tx hash, or error -32000 "<rule>: <why>"
+ *   tx_get [hash]                         → {status: pending|committed|final|unknown, result}
+ *   node_list []                          → registered nodes (beacon) + directory + committees
+ *   channel_get [id]                      → channel, or error -32001
+ *   supply_get []                         → supply invariant report over all chains
+ *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
+ *   metrics_get []                        → counters (tx verifications, commits)
+ * Subscriptions (WebSocket): newBlocks, finalBlocks, channelEvents.
+ */
+import { homeChain } from '../state/index.js';
+import type { ChainNode } from './node.js';
+import { TxRejected } from './node.js';
+import { decodePayload } from './payload.js';
+import { RpcError, RPC_INVALID_PARAMS, RPC_NOT_FOUND, RPC_TX_REJECTED, intParam, param, stringParam, type RpcServer } from './rpc.js';
+import type { Network } from './net.js';
+
+const HEX32 = /^[0-9a-f]{64}$/;
+
+export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, info: { rpcUrl: string; p2p: string[] }): void {
+  rpc.register('chain_status', () => ({
+    chainId: node.chainId,
+    address: node.self,
+    rpc: info.rpcUrl,
+    p2p: info.p2p,
+    uptimeMs: Date.now() - node.startedAt,
+    peers: net.connectedPeers().length,
+    chains: [...node.runtimes.values()].map((r) => ({
+      chain: r.chain,
+      height: r.height,
+      finalHeight: r.finalHeight,
+      tipHash: r.tipHash,
+      validator: r.isValidator,
+      auditor: r.isAuditor,
+      view: r.coreView() ?? null,
+      mempool: r.mempool.size,
+      txsCommitted: r.txsCommitted,
+    })),
+  }));
+
+  rpc.register('chain_getBlock', async (p) => {
+    const chain = stringParam(p, 0, 'chain');
+    const height = intParam(p, 1, 'height')!;
+    const rt = node.runtimes.get(chain);
+    if (!rt) throw new RpcError(RPC_INVALID_PARAMS, `unknown chain ${chain}`);
+    const rec = await rt.record(height);
+    if (!rec) throw new RpcError(RPC_NOT_FOUND, `no block ${chain}#${height}`);
+    const payload = decodePayload(rec.block.payload);
+    const audit = await rt.auditOf(height);
+    const { payload: _bytes, ...header } = rec.block;
+    void _bytes;
+    return {
+      ...header,
+      stateRoot: payload.stateRoot,
+      receiptsRoot: payload.receiptsRoot,
+      body: payload.body,
+      results: rec.results,
+      outgoing: rec.outgoing,
+      qc: rec.qc,
+      audit: audit?.cert ?? null,
+      final: height <= rt.finalHeight,
+      committedAt: rec.committedAt,
+      finalAt: audit?.finalAt ?? null,
+    };
+  });
+
+  rpc.register('account_get', (p) => {
+    const address = stringParam(p, 0, 'address', HEX32);
+    const chain = homeChain(address, node.params.shardCount);
+    const st = node.runtime(chain).state;
+    const a = st.accounts[address];
+    return { address, chain, balance: a?.balance ?? 0n, nonce: a?.nonce ?? 0, resource: a?.resource ?? null, height: st.height };
+  });
+
+  rpc.register('tx_submit', (p) => {
+    const raw = param(p, 0, 'tx');
+    try {
+      const stx = (node.constructor as typeof ChainNode).parseSignedTx(raw);
+      return node.submitTx(stx);
+    } catch (e) {
+      if (e instanceof TxRejected) throw new RpcError(RPC_TX_REJECTED, e.message, { rule: e.rule });
+      throw new RpcError(RPC_TX_REJECTED, `tx: ${(e as Error).message}`, { rule: 'tx' });
+    }
+  });
+
+  rpc.register('tx_get', async (p) => {
+    const hash = stringParam(p, 0, 'hash', HEX32);
+    return { hash, ...(await node.txStatus(hash)) };
+  });
+
+  rpc.register('node_list', () => {
+    const beacon = node.runtime('beacon').state;
+    return {
+      nodes: Object.values(beacon.nodes),
+      directory: node.opts.genesis.nodes,
+      committees: node.opts.genesis.committees,
+    };
+  });
+
+  rpc.register('channel_get', (p) => {
+    const id = stringParam(p, 0, 'id');
+    for (const rt of node.runtimes.values()) {
+      const ch = rt.state.channels[id];
+      if (ch) return { chain: rt.chain, ...ch };
+    }
+    throw new RpcError(RPC_NOT_FOUND, `no channel ${id}`);
+  });
+
+  rpc.register('supply_get', () => {
+    const r = node.supply();
+    return { ok: r.ok, message: r.message, expected: r.expected, actual: r.actual, inFlight: r.inFlight, reserveOk: r.reserveOk, perChain: r.perChain, heights: Object.fromEntries([...node.runtimes.values()].map((x) => [x.chain, x.height])) };
+  });
+
+  rpc.register('evidence_list', () => [...node.runtimes.values()].flatMap((r) => r.evidence.map((e) => ({ chain: r.chain, evidence: e }))));
+
+  rpc.register('metrics_get', () => ({
+    txVerifications: node.txVerifications,
+    txsCommitted: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, r.txsCommitted])),
+  }));
+}

@@ -1,0 +1,63 @@
+/**
+ * Key-value persistence seam. Values are any wire-encodable value (see wire.ts).
+ * `batch` is atomic: after a crash either every op of a batch is visible or none is.
+ * Key layout used by the node (per chain c, heights zero-padded to 12 digits):
+ *   blk/<c>/<h>  committed block record {block, qc, audit?}
+ *   st/<c>       app state after the last committed block {height, hash, state}
+ *   cs/<c>       consensus safety state (last voted round etc.)
+ *   tx/<hash>    {chain, height, index, result}
+ */
+import { ClassicLevel } from 'classic-level';
+import { wireDecode, wireEncode } from './wire.js';
+
+export type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
+
+export interface KvStore {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  batch(ops: BatchOp[]): Promise<void>;
+}
+
+export function heightKey(prefix: string, chain: string, height: number): string {
+  return `${prefix}/${chain}/${String(height).padStart(12, '0')}`;
+}
+
+export class LevelStore implements KvStore {
+  private readonly db: ClassicLevel<string, string>;
+  constructor(readonly location: string) {
+    this.db = new ClassicLevel<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  }
+  async open(): Promise<void> {
+    await this.db.open();
+  }
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const v = await this.db.get(key);
+    return v === undefined ? undefined : wireDecode<T>(v);
+  }
+  async batch(ops: BatchOp[]): Promise<void> {
+    await this.db.batch(
+      ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: wireEncode(o.value) } : { type: 'del' as const, key: o.key })),
+    );
+  }
+}
+
+/** In-memory store for unit tests; values are stored encoded so callers never share objects. */
+export class MemoryStore implements KvStore {
+  readonly data = new Map<string, string>();
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const v = this.data.get(key);
+    return v === undefined ? undefined : wireDecode<T>(v);
+  }
+  async batch(ops: BatchOp[]): Promise<void> {
+    for (const o of ops) {
+      if (o.type === 'put') this.data.set(o.key, wireEncode(o.value));
+      else this.data.delete(o.key);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+/** In-process cluster of ChainNodes over MemoryNetwork + MemoryStore (unit tests). */
+import { ChainNode } from '../../../chain/node/node.js';
+import { MemoryHub, MemoryNetwork } from '../../../chain/node/net.js';
+import { MemoryStore } from '../../../chain/node/store.js';
+import { makeDevnetGenesis, type DevnetKeys } from '../../../chain/devnet/genesis.js';
+import { silentLogger } from '../../../common/log.js';
+import { signTx, UNIT, type SignedTx, type TxOp } from '../../../chain/state/index.js';
+import type { KeyPair } from '../../../chain/node/keys.js';
+
+export interface Cluster {
+  readonly dk: DevnetKeys;
+  readonly hub: MemoryHub;
+  readonly nodes: ChainNode[];
+  readonly stores: MemoryStore[];
+  restart(i: number): Promise<void>;
+  kill(i: number): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+export async function startCluster(opts: { shards?: number; group?: number; auditors?: number; accounts?: number } = {}): Promise<Cluster> {
+  const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
+  const hub = new MemoryHub();
+  const stores = dk.nodeKeys.map(() => new MemoryStore());
+  const make = (i: number): ChainNode =>
+    new ChainNode({ genesis: dk.genesis, key: dk.nodeKeys[i]!, net: new MemoryNetwork(dk.nodeKeys[i]!.address, hub), store: stores[i]!, log: silentLogger() });
+  const nodes = dk.nodeKeys.map((_, i) => make(i));
+  await Promise.all(nodes.map((n) => n.start()));
+  const alive = new Set(nodes.map((_, i) => i));
+  return {
+    dk,
+    hub,
+    nodes,
+    stores,
+    async kill(i) {
+      await nodes[i]!.stop();
+      alive.delete(i);
+    },
+    async restart(i) {
+      if (alive.has(i)) await nodes[i]!.stop();
+      hub.unregister(dk.nodeKeys[i]!.address);
+      nodes[i] = make(i);
+      await nodes[i]!.start();
+      alive.add(i);
+    },
+    async stopAll() {
+      await Promise.all([...alive].map((i) => nodes[i]!.stop()));
+      alive.clear();
+    },
+  };
+}
+
+export function transfer(from: KeyPair, to: string, amountTop: bigint, nonce: number, chainId: string, shards: number, homeChain: string): SignedTx {
+  const op: TxOp = { type: 'transfer', to, amount: amountTop * UNIT };
+  void shards;
+  return signTx({ chainId, chain: homeChain as SignedTx['tx']['chain'], from: from.address, nonce, fee: UNIT / 100n, op }, Buffer.from(from.seedHex, 'hex'));
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

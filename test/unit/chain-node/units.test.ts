@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { wireDecode, wireEncode } from '../../../chain/node/wire.js';
+import { Mempool } from '../../../chain/node/mempool.js';
+import { FrameDecoder, encodeFrame } from '../../../chain/node/net-libp2p.js';
+import { generateKeyPair, keyPairFromSeed, signBytes, verifyBytes } from '../../../chain/node/keys.js';
+
+test('wire encoding round-trips bigints and bytes', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.bigInt(), fc.uint8Array({ maxLength: 40 }), (j, n, b) => {
+      const v = { j, n, b, arr: [n, b, { n }] };
+      const back = wireDecode<typeof v>(wireEncode(v));
+      assert.equal(back.n, n);
+      assert.deepEqual([...back.b], [...b]);
+      assert.equal(back.arr[0], n);
+      assert.deepEqual(JSON.stringify(back.j), JSON.stringify(j));
+    }),
+  );
+});
+
+test('frame decoder reassembles frames split at any point', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), fc.integer({ min: 1, max: 50 }), (frames, cut) => {
+      const all = Buffer.concat(frames.map((f) => encodeFrame(f)));
+      const got: Buffer[] = [];
+      const d = new FrameDecoder();
+      for (let i = 0; i < all.length; i += cut) d.push(all.subarray(i, i + cut), (f) => got.push(Buffer.from(f)));
+      assert.deepEqual(got.map((g) => g.toString('hex')), frames.map((f) => Buffer.from(f).toString('hex')));
+    }),
+  );
+});
+
+test('mempool: per-sender nonce runs, round-robin, claims first, duplicates and slot clashes refused', () => {
+  const m = new Mempool<string>(100, 10);
+  const add = (hash: string, from: string, nonce: number, nonceFree = false): boolean => m.add({ hash, from, nonce, nonceFree, tx: hash, addedAt: 0 });
+  add('a2', 'A', 2);
+  add('a0', 'A', 0);
+  add('a1', 'A', 1);
+  add('b5', 'B', 5);
+  add('b7', 'B', 7);
+  add('c', 'C', 0, true);
+  assert.equal(add('a0', 'A', 0), false);
+  assert.throws(() => add('a0x', 'A', 0), /nonce/);
+  const nonce = (a: string): number => (a === 'B' ? 5 : 0);
+  assert.deepEqual(m.select(nonce, 10).map((p) => p.hash), ['c', 'a0', 'b5', 'a1', 'a2']);
+  assert.deepEqual(m.select(nonce, 2).map((p) => p.hash), ['c', 'a0']);
+  assert.equal(m.pendingRunEnd('A', 0), 2);
+  m.pruneStale((a) => (a === 'A' ? 2 : 0));
+  assert.deepEqual(m.select(() => 2, 10).map((p) => p.hash).sort(), ['a2', 'c']);
+  m.remove('c');
+  assert.equal(m.size, 3);
+});
+
+test('keys: seed round-trip, sign/verify, tampering detected', () => {
+  const k = generateKeyPair();
+  assert.equal(keyPairFromSeed(k.seedHex).address, k.address);
+  const msg = Buffer.from('hello');
+  const sig = signBytes(k, msg);
+  assert.ok(verifyBytes(k.address, msg, sig));
+  assert.ok(!verifyBytes(k.address, Buffer.from('hellp'), sig));
+  assert.ok(!verifyBytes(generateKeyPair().address, msg, sig));
+  assert.ok(!verifyBytes(k.address, msg, 'zz'));
+});
+
+test('batched Merkle proofs equal chain/state merkleProof and verify against merkleRoot', async () => {
+  const { merkleProofsAll } = await import('../../../chain/node/merkle-batch.js');
+  const { merkleProof, merkleRoot, verifyMerkleProof } = await import('../../../chain/state/merkle.js');
+  const { createHash } = await import('node:crypto');
+  for (let n = 1; n <= 40; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => createHash('sha256').update(`leaf${n}-${i}`).digest('hex'));
+    const all = merkleProofsAll(leaves);
+    const root = merkleRoot(leaves);
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(all[i], merkleProof(leaves, i));
+      assert.ok(verifyMerkleProof(root, leaves[i]!, all[i]!));
+    }
+  }
+});
