@@ -1,0 +1,482 @@
+/**
+ * The client daemon: TUN + one UDP socket + Circuit, then routes and DNS, then the control
+ * socket for `status` / `disconnect`.
+ *
+ * Contracts:
+ * - `connect()` resolves with the "up" event once traffic flows; on failure it has already
+ *   undone everything it did (routes, DNS, TUN, socket) and rejects.
+ * - `disconnect()` restores routes and DNS, closes the circuit, TUN and socket; idempotent;
+ *   `done` resolves after it (and the control socket is closed).
+ * - `emergencyCleanup()` is synchronous (for process 'exit' and fatal-error handlers).
+ * - A kill switch is removed only by an asked-for disconnect; when the tunnel fails on its
+ *   own or the process dies, it stays (fail closed) until `resetClientState` / next connect.
+ * - A previous run killed with -9 left state under `stateDir`: connect() undoes it first.
+ */
+import type { Logger } from 'pino';
+import { type MetricsServer, startMetricsServer } from '../common/metrics-server.js';
+import { type Clock, SystemClock } from '../common/clock.js';
+import type { Tun } from '../tun/tun.js';
+import { type Endpoint, formatEndpoint } from '../relay/addr.js';
+import { innerMtu } from '../relay/exit-net.js';
+import { toHex } from '../relay/keys.js';
+import { ObservingRegistry } from '../relay/observing-registry.js';
+import { type CommandRunner, runCommand } from '../relay/system.js';
+import { openUdp, type UdpTransport } from '../relay/udp.js';
+import { Circuit, CircuitBuildError } from './circuit.js';
+import { type ClientMetrics, createClientMetrics } from './metrics.js';
+import { ControlError, ControlServer, probe } from './control.js';
+import { checkSafeTarget, DnsManager } from './dns.js';
+import { applyKillSwitch, removeKillSwitch } from './killswitch.js';
+import type { RelaySpec } from './relay-list.js';
+import { RouteManager } from './routes.js';
+
+export class ConnectAbortedError extends Error {
+  override readonly name = 'ConnectAbortedError';
+}
+
+export interface ClientDaemonOptions {
+  path: RelaySpec[];
+  tunName: string;
+  controlPath: string;
+  stateDir: string;
+  /** 'auto': the exit's announced resolver (if any); 'off': leave DNS alone; else these servers. */
+  dns: 'auto' | 'off' | string[];
+  resolvConf: string;
+  /** The resolv.conf path was named explicitly (--resolv-conf): skip the host-resolver guard. */
+  resolvConfExplicit: boolean;
+  /** Drop all traffic outside the tunnel while connected, and after a crash (fail closed). */
+  killSwitch?: boolean;
+  /** Rebuild the circuit when it goes down instead of exiting (routes and DNS stay; traffic is dropped meanwhile). */
+  reconnect?: boolean;
+  /** Serve Prometheus metrics (client/metrics.ts) at http://HOST:PORT/metrics. */
+  metrics?: Endpoint;
+  log: Logger;
+  clock?: Clock;
+  openTun(opts: { name: string; mtu: number }): Tun;
+  run?: CommandRunner;
+  onEvent?(e: ClientEvent): void;
+}
+
+export type ClientEvent =
+  | ({ event: 'progress' } & Record<string, unknown>)
+  | UpEvent
+  | { event: 'reconnecting'; reason: string; attempt: number }
+  | { event: 'reconnected'; address: string; buildMs: number; reconnects: number }
+  | { event: 'down'; reason: string; killSwitchKept: boolean };
+
+export interface UpEvent {
+  event: 'up';
+  address: string;
+  prefixLen: number;
+  hops: number;
+  buildMs: number;
+  mtu: number;
+  tun: string;
+  dns: string[];
+  killSwitch: boolean;
+  /** 'def1': 0/1 + 128/1 via the TUN; 'exclude-entry': the 32-prefix complement of the entry. */
+  routes: 'def1' | 'exclude-entry';
+  entry: string;
+  control: string;
+  /** Prometheus scrape URL, with --metrics. */
+  metrics?: string;
+}
+
+export interface ClientStatus {
+  state: 'building' | 'up' | 'reconnecting' | 'closing' | 'down';
+  reconnects: number;
+  path: Array<{ endpoint: string; publicKey: string }>;
+  hops: number;
+  tun: string;
+  mtu: number;
+  address?: string;
+  dns: string[];
+  buildMs?: number;
+  uptimeMs: number;
+  /** From the tunnel into the TUN (downloaded) and from the TUN into the tunnel (uploaded). */
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** Bytes per second over the last few seconds. */
+  rateInBps: number;
+  rateOutBps: number;
+  drops: { tunWrite: number; udpSend: number };
+  udp: { datagramsIn: number; datagramsOut: number; bytesIn: number; bytesOut: number };
+  circuit?: unknown;
+}
+
+interface Sample {
+  t: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const RATE_WINDOW_SAMPLES = 5;
+
+export class ClientDaemon {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly run: CommandRunner;
+  private readonly routes: RouteManager;
+  private readonly dnsMgr: DnsManager;
+  private readonly control: ControlServer;
+  private readonly mtu: number;
+  private tun: Tun | undefined;
+  private udp: UdpTransport | undefined;
+  private circuit: Circuit | undefined;
+  private state: ClientStatus['state'] = 'building';
+  private up: UpEvent | undefined;
+  private upAt = 0;
+  private counters = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, tunWriteDrops: 0 };
+  private samples: Sample[] = [];
+  private sampler: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private dnsServers: string[] = [];
+  private killSwitchOn = false;
+  private routeMode: 'def1' | 'exclude-entry' | undefined;
+  private reconnects = 0;
+  private address: string | undefined;
+  private prefixLen = 32;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private metrics: ClientMetrics | undefined;
+  private metricsServer: MetricsServer | undefined;
+  /** Set when the tunnel went down on its own (not asked to): the CLI exits 1. */
+  failure: string | undefined;
+
+  constructor(private readonly opts: ClientDaemonOptions) {
+    this.log = opts.log;
+    this.clock = opts.clock ?? new SystemClock();
+    this.run = opts.run ?? runCommand;
+    this.mtu = innerMtu(opts.path.length);
+    this.routes = new RouteManager({ stateDir: opts.stateDir, log: opts.log, run: this.run });
+    this.dnsMgr = new DnsManager({ resolvConf: opts.resolvConf, stateDir: opts.stateDir, log: opts.log });
+    this.control = new ControlServer(opts.controlPath, { status: () => this.status(), disconnect: () => this.disconnect('control') }, opts.log);
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  /** Inner MTU of this circuit: 1500 − 28 − LAYER_OVERHEAD × hops. */
+  get tunMtu(): number {
+    return this.mtu;
+  }
+
+  async connect(): Promise<UpEvent> {
+    const { opts, log } = this;
+    const entry = opts.path[0]!;
+    const emit = (e: ClientEvent): void => opts.onEvent?.(e);
+    try {
+      // Explicit --dns: refuse up front if the resolver file is the host's. 'auto': checked
+      // only if the exit announces a resolver (then skipped with a warning, not fatal).
+      if (Array.isArray(opts.dns)) checkSafeTarget(opts.resolvConf, opts.resolvConfExplicit);
+      // Fails if a live client owns this control socket (and so this state directory).
+      await this.control.listen();
+    } catch (err) {
+      // Nothing was set up (and the state directory may be another client's): touch nothing.
+      this.state = 'down';
+      this.closing = Promise.resolve();
+      this.resolveDone();
+      throw err;
+    }
+    try {
+      this.checkAborted();
+      // Undo what a crashed run left behind, before touching anything.
+      this.dnsMgr.recoverStale();
+      this.routes.recoverStale();
+      if (!opts.killSwitch && removeStaleKillSwitch(this.run)) log.warn('removed a kill switch left by an earlier run');
+      if (opts.metrics) {
+        // Circuit counters are synced from Circuit.stats() on every scrape.
+        const registry = new ObservingRegistry(() => {
+          if (this.circuit) this.metrics?.observeCircuit(this.circuit.stats());
+        });
+        this.metrics = createClientMetrics(registry);
+        this.metricsServer = await startMetricsServer({ host: opts.metrics.host, port: opts.metrics.port, registry });
+        this.checkAborted();
+      }
+      const tun = opts.openTun({ name: opts.tunName, mtu: this.mtu });
+      this.tun = tun;
+      this.udp = await openUdp({ host: '0.0.0.0', port: 0, log, onDatagram: (p, from) => this.circuit?.onDatagram(p, from) });
+      const udp = this.udp;
+      this.checkAborted();
+      this.routes.checkEntry(entry.endpoint.host, tun.name);
+      const circuit = new Circuit(
+        { clock: this.clock, log, send: (to, packet) => udp.send(to, packet) },
+        opts.path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
+      );
+      this.circuit = circuit;
+      emit({ event: 'progress', step: 'building', hops: opts.path.length, entry: formatEndpoint(entry.endpoint) });
+      const built = await circuit.build((p: unknown) => emit({ event: 'progress', ...(typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : { detail: p }) }));
+      this.checkAborted();
+      this.metrics?.circuitBuilt(built.buildMs / 1000);
+      // Configure the TUN with the exit's assignment.
+      this.run(['ip', 'addr', 'add', `${built.ipv4}/${built.prefixLen}`, 'dev', tun.name]);
+      try {
+        this.run(['sysctl', '-q', '-w', `net.ipv6.conf.${tun.name}.disable_ipv6=1`]);
+      } catch {
+        /* IPv6 disabled system-wide: nothing to do */
+      }
+      this.run(['ip', 'link', 'set', 'dev', tun.name, 'mtu', String(this.mtu), 'up']);
+      if (opts.killSwitch) {
+        applyKillSwitch({ tun: tun.name, entry: entry.endpoint }, this.run);
+        this.killSwitchOn = true;
+      }
+      this.routeMode = this.routes.routeAllVia(tun.name, entry.endpoint.host);
+      this.dnsServers = opts.dns === 'off' ? [] : opts.dns === 'auto' ? (built.dns && built.dns !== '0.0.0.0' ? [built.dns] : []) : opts.dns;
+      if (opts.dns === 'auto' && this.dnsServers.length > 0) {
+        try {
+          checkSafeTarget(opts.resolvConf, opts.resolvConfExplicit);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'not changing the resolver');
+          this.dnsServers = [];
+        }
+      }
+      if (this.dnsServers.length > 0) this.dnsMgr.apply(this.dnsServers);
+      else if (opts.dns === 'auto' && !(built.dns && built.dns !== '0.0.0.0')) log.warn('the exit announced no DNS resolver; the system resolver is unchanged (its queries go through the tunnel if it is not on-link)');
+      // Data path.
+      tun.onError((err) => {
+        log.error({ err: err.message }, 'tun failed; disconnecting');
+        this.metrics?.error('tun');
+        this.failure = `tun error: ${err.message}`;
+        void this.disconnect(this.failure);
+      });
+      tun.onPackets((packets) => {
+        this.counters.packetsOut += packets.length;
+        for (const p of packets) this.counters.bytesOut += p.length;
+        // While reconnecting there is no circuit: drop (the inner TCP retransmits).
+        if (this.state === 'up') this.circuit?.sendIp(packets);
+      });
+      this.wireCircuit(circuit);
+      this.address = built.ipv4;
+      this.prefixLen = built.prefixLen;
+      this.state = 'up';
+      this.upAt = this.clock.now();
+      this.sampler = setInterval(() => this.sample(), 1_000);
+      this.sampler.unref();
+      this.up = {
+        event: 'up',
+        address: built.ipv4,
+        prefixLen: built.prefixLen,
+        hops: opts.path.length,
+        buildMs: Math.round(built.buildMs * 10) / 10,
+        mtu: this.mtu,
+        tun: tun.name,
+        dns: this.dnsServers,
+        killSwitch: this.killSwitchOn,
+        routes: this.routeMode!,
+        entry: formatEndpoint(entry.endpoint),
+        control: opts.controlPath,
+      };
+      if (this.metricsServer) this.up.metrics = this.metricsServer.url;
+      log.info({ ...this.up, event: undefined }, 'tunnel up');
+      emit(this.up);
+      return this.up;
+    } catch (err) {
+      if (err instanceof CircuitBuildError) this.metrics?.circuitFailed(err.reason);
+      await this.disconnect(err instanceof ConnectAbortedError ? err.message : 'connect failed');
+      await this.udp?.close(); // opened after an early disconnect, if that is how we got here
+      throw err;
+    }
+  }
+
+  private wireCircuit(circuit: Circuit): void {
+    circuit.onDown((reason) => {
+      if (this.closing || circuit !== this.circuit) return;
+      if (this.opts.reconnect) {
+        this.log.warn({ reason }, 'circuit went down; rebuilding it');
+        this.state = 'reconnecting';
+        void this.rebuild(reason, 1);
+        return;
+      }
+      this.log.error({ reason }, 'circuit went down; restoring routes and DNS');
+      this.failure = `circuit down: ${reason}`;
+      void this.disconnect(this.failure);
+    });
+    circuit.onIp((packets) => {
+      if (!this.tun || circuit !== this.circuit) return;
+      const n = this.tun.write(packets);
+      this.counters.packetsIn += packets.length;
+      for (const p of packets) this.counters.bytesIn += p.length;
+      this.counters.tunWriteDrops += packets.length - n;
+    });
+  }
+
+  /** One reconnect attempt; on failure the next one is scheduled with exponential backoff (1 s … 30 s). */
+  private async rebuild(reason: string, attempt: number): Promise<void> {
+    if (this.closing || !this.udp || !this.tun) return;
+    const udp = this.udp;
+    this.opts.onEvent?.({ event: 'reconnecting', reason, attempt });
+    const circuit = new Circuit(
+      { clock: this.clock, log: this.log, send: (to, packet) => udp.send(to, packet) },
+      this.opts.path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
+    );
+    if (this.metrics && this.circuit) {
+      this.metrics.observeCircuit(this.circuit.stats()); // the old circuit's last figures
+      this.metrics.circuitReplaced();
+    }
+    this.circuit = circuit;
+    try {
+      const built = await circuit.build();
+      if (this.closing) return;
+      this.metrics?.circuitBuilt(built.buildMs / 1000);
+      this.metrics?.reconnects.inc();
+      if (built.ipv4 !== this.address || built.prefixLen !== this.prefixLen) {
+        // New address first, then the old one goes: with promote_secondaries the device never
+        // lacks an address (which would flush its routes); ensure() re-adds them regardless.
+        const dev = this.tun.name;
+        try {
+          this.run(['sysctl', '-q', '-w', `net.ipv4.conf.${dev}.promote_secondaries=1`]);
+        } catch {
+          /* not fatal: ensure() below restores the routes */
+        }
+        this.run(['ip', 'addr', 'add', `${built.ipv4}/${built.prefixLen}`, 'dev', dev]);
+        if (this.address) this.run(['ip', 'addr', 'del', `${this.address}/${this.prefixLen}`, 'dev', dev]);
+        this.routes.ensure();
+        this.address = built.ipv4;
+        this.prefixLen = built.prefixLen;
+      }
+      this.wireCircuit(circuit);
+      this.reconnects++;
+      this.state = 'up';
+      if (this.up) this.up.address = built.ipv4;
+      this.log.info({ address: built.ipv4, buildMs: built.buildMs, reconnects: this.reconnects }, 'circuit rebuilt');
+      this.opts.onEvent?.({ event: 'reconnected', address: built.ipv4, buildMs: Math.round(built.buildMs * 10) / 10, reconnects: this.reconnects });
+    } catch (err) {
+      circuit.close();
+      if (err instanceof CircuitBuildError) this.metrics?.circuitFailed(err.reason);
+      if (this.closing) return;
+      const delay = Math.min(30_000, 1_000 * 2 ** (attempt - 1));
+      this.log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'reconnect failed');
+      this.retryTimer = setTimeout(() => void this.rebuild(reason, attempt + 1), delay);
+    }
+  }
+
+  /** Throws if disconnect() ran while connect() awaited: nothing more may be set up. */
+  private checkAborted(): void {
+    if (this.closing) throw new ConnectAbortedError('disconnected while connecting');
+  }
+
+  status(): ClientStatus {
+    const now = this.clock.now();
+    const [first] = this.samples;
+    const last = this.samples[this.samples.length - 1];
+    const dt = first && last ? (last.t - first.t) / 1000 : 0;
+    const u = this.udp?.stats();
+    const s: ClientStatus = {
+      state: this.state,
+      path: this.opts.path.map((r) => ({ endpoint: formatEndpoint(r.endpoint), publicKey: toHex(r.publicKey) })),
+      reconnects: this.reconnects,
+      hops: this.opts.path.length,
+      tun: this.opts.tunName,
+      mtu: this.mtu,
+      dns: this.dnsServers,
+      uptimeMs: this.state === 'up' || this.state === 'reconnecting' ? Math.round(now - this.upAt) : 0,
+      bytesIn: this.counters.bytesIn,
+      bytesOut: this.counters.bytesOut,
+      packetsIn: this.counters.packetsIn,
+      packetsOut: this.counters.packetsOut,
+      rateInBps: dt > 0 ? Math.round((last!.bytesIn - first!.bytesIn) / dt) : 0,
+      rateOutBps: dt > 0 ? Math.round((last!.bytesOut - first!.bytesOut) / dt) : 0,
+      drops: { tunWrite: this.counters.tunWriteDrops, udpSend: u?.sendErrors ?? 0 },
+      udp: { datagramsIn: u?.datagramsIn ?? 0, datagramsOut: u?.datagramsOut ?? 0, bytesIn: u?.bytesIn ?? 0, bytesOut: u?.bytesOut ?? 0 },
+    };
+    if (this.up) {
+      s.address = this.up.address;
+      s.buildMs = this.up.buildMs;
+    }
+    if (this.circuit) s.circuit = this.circuit.stats();
+    return s;
+  }
+
+  /** Restores routes and DNS and releases everything. Idempotent; resolves when done. */
+  disconnect(reason: string): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closing';
+      this.log.info({ reason }, 'disconnecting');
+      if (this.sampler) clearInterval(this.sampler);
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      // A kill switch stays when the tunnel failed on its own (fail closed, as after kill -9);
+      // only an asked-for disconnect (control, signal) removes it.
+      const keep = this.failure !== undefined && this.killSwitchOn;
+      this.releaseSync(keep);
+      await this.udp?.close();
+      await this.metricsServer?.close();
+      this.state = 'down';
+      if (keep) this.log.warn('kill switch left active: all traffic is blocked until `topvpn reset` or the next connect');
+      this.opts.onEvent?.({ event: 'down', reason, killSwitchKept: keep });
+      // Let the control reply (if this came over the socket) go out before closing it.
+      setImmediate(() => {
+        void this.control.close().then(() => this.resolveDone());
+      });
+    })();
+    return this.closing;
+  }
+
+  /** Synchronous best-effort release of routes, DNS and TUN (fatal-error paths); a kill switch stays. */
+  emergencyCleanup(): void {
+    this.releaseSync(true);
+  }
+
+  private releaseSync(keepKillSwitch: boolean): void {
+    const step = (what: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ step: what, err: (err as Error).message }, 'cleanup step failed');
+      }
+    };
+    step('close circuit', () => this.circuit?.close());
+    step('restore dns', () => this.dnsMgr.restore());
+    step('restore routes', () => this.routes.restore());
+    step('close tun', () => this.tun?.close());
+    step('remove kill switch', () => {
+      if (this.killSwitchOn && !keepKillSwitch) {
+        removeKillSwitch(undefined, this.run);
+        this.killSwitchOn = false;
+      }
+    });
+    this.tun = undefined;
+  }
+
+  private sample(): void {
+    this.samples.push({ t: this.clock.now(), bytesIn: this.counters.bytesIn, bytesOut: this.counters.bytesOut });
+    if (this.samples.length > RATE_WINDOW_SAMPLES + 1) this.samples.shift();
+  }
+}
+
+export interface ResetOptions {
+  controlPath: string;
+  stateDir: string;
+  resolvConf: string;
+  log: Logger;
+  run?: CommandRunner;
+}
+
+export interface ResetResult {
+  dnsRestored: boolean;
+  /** Routes the killed run had recorded (those still present were deleted). */
+  staleRoutes: number;
+  killSwitchRemoved: boolean;
+}
+
+/**
+ * `topvpn reset`: undoes what a client killed with -9 left (resolver backup, recorded routes,
+ * kill switch), without connecting. Refuses while a client answers on `controlPath`.
+ */
+export async function resetClientState(o: ResetOptions): Promise<ResetResult> {
+  if (await probe(o.controlPath)) throw new ControlError(`a client is running (control socket ${o.controlPath} answers); use \`disconnect\``);
+  const run = o.run ?? runCommand;
+  const dnsRestored = new DnsManager({ resolvConf: o.resolvConf, stateDir: o.stateDir, log: o.log }).recoverStale();
+  const staleRoutes = new RouteManager({ stateDir: o.stateDir, log: o.log, run }).recoverStale();
+  const killSwitchRemoved = removeStaleKillSwitch(run);
+  return { dnsRestored, staleRoutes, killSwitchRemoved };
+}
+
+/** Removes a kill-switch table if one exists; false if none (or nft is unavailable). */
+function removeStaleKillSwitch(run: CommandRunner): boolean {
+  try {
+    return removeKillSwitch(undefined, run);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * `toprelay` — run a topvpn relay.
+ *   toprelay keygen --out FILE [--force] [--json]
+ *   toprelay start --listen HOST:PORT --key FILE [--exit] [--exit-pool CIDR] [--exit-allow CIDR[,CIDR]]
+ *                  [--exit-policy FILE] [--egress IFACE] [--dns IP] [--tun NAME] [--nft-table NAME] [--metrics HOST:PORT] [--region R]
+ *                  [--log-level L] [--stats-interval SEC] [--pretty] [--json]
+ * `start` runs in the foreground, logs pino JSON to stderr, prints one JSON line
+ * {"event":"listening",...} on stdout when ready, and on SIGTERM/SIGINT stops cleanly
+ * (removes its TUN and nft table) and exits 0. Exit codes: 0 ok, 1 runtime failure, 2 usage.
+ */
+import { createLogger } from '../common/log.js';
+import { openLinuxTun } from '../tun/linux.js';
+import { failAndExit, hardenSubcommands, newProgram, printJson, runProgram } from './cli-util.js';
+import { parseRelayStartFlags, type RelayStartFlags } from './config.js';
+import { RelayDaemon } from './daemon.js';
+import { generateKeyPair, keyFileLooseBits, readKeyFile, toHex, writeKeyFile } from './keys.js';
+
+const PROG = 'toprelay';
+
+async function keygen(opts: { out: string; force?: boolean; json?: boolean }): Promise<void> {
+  const kp = generateKeyPair();
+  writeKeyFile(opts.out, kp, { force: opts.force === true });
+  if (opts.json) printJson({ event: 'keygen', file: opts.out, publicKey: toHex(kp.publicKey) });
+  else process.stdout.write(`${toHex(kp.publicKey)}\n`);
+}
+
+async function start(flags: RelayStartFlags): Promise<void> {
+  const cfg = parseRelayStartFlags(flags);
+  const key = readKeyFile(cfg.keyFile);
+  const log = createLogger('relay', { pretty: cfg.pretty, ...(cfg.logLevel ? { level: cfg.logLevel } : {}) });
+  if (keyFileLooseBits(cfg.keyFile) !== 0) log.warn({ file: cfg.keyFile }, 'key file is readable by group/others; chmod 600 it');
+  const daemon = new RelayDaemon(cfg, key, {
+    log,
+    openTun: (o) => openLinuxTun(o),
+    onFatal: (err) => {
+      if (cfg.json) printJson({ event: 'error', error: err.name, message: err.message, exitCode: 1 });
+      log.flush();
+      process.exit(1);
+    },
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      daemon.emergencyTeardown();
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    daemon.stop().then(
+      () => {
+        if (cfg.json) printJson({ event: 'stopped', signal });
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: (err as Error).message }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.message, stack: err.stack }, 'uncaught exception; tearing down');
+    daemon.emergencyTeardown();
+    log.flush();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.fatal({ err: String(reason) }, 'unhandled rejection; tearing down');
+    daemon.emergencyTeardown();
+    log.flush();
+    process.exit(1);
+  });
+
+  let listening;
+  try {
+    listening = await daemon.start();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'start failed');
+    log.flush();
+    failAndExit(PROG, err, cfg.json);
+  }
+  printJson(listening);
+}
+
+const program = newProgram(PROG, 'run a topvpn relay (entry, middle or exit)');
+program
+  .command('keygen')
+  .description('create a relay identity key (X25519) file, mode 0600; prints the public key')
+  .requiredOption('--out <file>', 'key file to create')
+  .option('--force', 'replace an existing file')
+  .option('--json', 'print {"event":"keygen","file","publicKey"}')
+  .action(keygen);
+program
+  .command('start')
+  .description('run the relay in the foreground (JSON logs on stderr)')
+  .requiredOption('--listen <host:port>', 'UDP address to listen on, e.g. 0.0.0.0:51820')
+  .requiredOption('--key <file>', 'key file made by `keygen`')
+  .option('--exit', 'act as an exit: TUN + forwarding + NAT')
+  .option('--exit-pool <cidr>', 'inner addresses for clients (default 198.19.0.0/16)')
+  .option('--exit-allow <cidrs>', 'extra destination networks the exit policy allows, comma-separated')
+  .option('--exit-policy <file>', 'Tor-like exit policy file (accept|reject ADDR[/BITS][:PORT]) replacing the default')
+  .option('--egress <iface>', 'interface to masquerade out of (default: any but the TUN)')
+  .option('--dns <ip>', 'DNS resolver announced to clients')
+  .option('--tun <name>', 'exit TUN name (default tvx0)')
+  .option('--nft-table <name>', 'nftables table name (default topvpn_exit)')
+  .option('--log-level <level>', 'trace|debug|info|warn|error (default info or $TOPVPN_LOG_LEVEL)')
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)')
+  .option('--region <name>', 'operator-declared region, a metrics label (e.g. eu)')
+  .option('--stats-interval <sec>', 'log circuit/traffic stats every SEC seconds, 0 = never (default 60)')
+  .option('--pretty', 'human-readable logs')
+  .option('--json', 'errors as JSON on stdout too; a {"event":"stopped"} line on stop')
+  .action(start);
+hardenSubcommands(program);
+
+await runProgram(PROG, program, process.argv.slice(2));

@@ -1,0 +1,139 @@
+/**
+ * `toprelay start` configuration: validated from the CLI's raw flag values. Pure (no IO);
+ * every problem is a ConfigError whose message names the flag.
+ */
+import { AddressError, type Cidr, type Endpoint, formatCidr, isIpv4, parseCidr, parseEndpoint } from './addr.js';
+
+export const DEFAULT_EXIT_POOL = '198.19.0.0/16';
+export const DEFAULT_EXIT_TUN = 'tvx0';
+export const DEFAULT_NFT_TABLE = 'topvpn_exit';
+
+export interface ExitConfig {
+  /** Inner addresses handed to clients; the exit's TUN takes the first host address. */
+  pool: Cidr;
+  /** Extra destination networks the exit policy allows (local/private ranges are refused by default). */
+  allow: Cidr[];
+  /** Interface that masqueraded traffic leaves by; undefined = any interface but the TUN. */
+  egress?: string;
+  /** Resolver announced to clients in EXIT_OPENED. */
+  dns?: string;
+  tun: string;
+  nftTable: string;
+  /** Tor-like policy file replacing the default policy (and --exit-allow). */
+  policyFile?: string;
+}
+
+export interface RelayConfig {
+  listen: Endpoint;
+  keyFile: string;
+  exit?: ExitConfig;
+  pretty: boolean;
+  json: boolean;
+  logLevel?: string;
+  /** Seconds between stats log lines; 0 = never. */
+  statsIntervalSec: number;
+  /** Prometheus scrape endpoint (GET /metrics); undefined = none. */
+  metrics?: Endpoint;
+  /** Operator-declared region label for metrics. */
+  region?: string;
+}
+
+/** The raw commander option bag of `toprelay start`. */
+export interface RelayStartFlags {
+  listen?: string;
+  key?: string;
+  exit?: boolean;
+  exitPool?: string;
+  exitAllow?: string;
+  egress?: string;
+  dns?: string;
+  tun?: string;
+  nftTable?: string;
+  exitPolicy?: string;
+  pretty?: boolean;
+  json?: boolean;
+  logLevel?: string;
+  statsInterval?: string;
+  metrics?: string;
+  region?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const NFT_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+
+function flag<T>(name: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AddressError) throw new ConfigError(`--${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function checkIfName(flagName: string, v: string): string {
+  if (!IFNAME_RE.test(v)) throw new ConfigError(`--${flagName}: "${v}" is not a valid interface name (1-15 chars of A-Z a-z 0-9 _ . -)`);
+  return v;
+}
+
+export function parseRelayStartFlags(f: RelayStartFlags): RelayConfig {
+  if (!f.listen) throw new ConfigError('--listen HOST:PORT is required');
+  if (!f.key) throw new ConfigError('--key FILE is required');
+  const listen = flag('listen', () => parseEndpoint(f.listen!, { allowZeroPort: true }));
+  const exitOnly = ['exitPool', 'exitAllow', 'exitPolicy', 'egress', 'dns', 'tun', 'nftTable'] as const;
+  let statsIntervalSec = 60;
+  if (f.statsInterval !== undefined) {
+    if (!/^\d+$/.test(f.statsInterval)) throw new ConfigError(`--stats-interval: "${f.statsInterval}" is not a whole number of seconds`);
+    statsIntervalSec = Number(f.statsInterval);
+  }
+  const cfg: RelayConfig = { listen, keyFile: f.key, pretty: f.pretty === true, json: f.json === true, statsIntervalSec };
+  if (f.metrics !== undefined) cfg.metrics = flag('metrics', () => parseEndpoint(f.metrics!, { allowZeroPort: true }));
+  if (f.region !== undefined) {
+    if (!/^[a-z0-9-]{1,32}$/.test(f.region)) throw new ConfigError(`--region: "${f.region}" must be 1-32 chars of a-z 0-9 -`);
+    cfg.region = f.region;
+  }
+  if (f.logLevel !== undefined) {
+    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(f.logLevel)) throw new ConfigError(`--log-level: unknown level "${f.logLevel}"`);
+    cfg.logLevel = f.logLevel;
+  }
+  if (!f.exit) {
+    const stray = exitOnly.filter((k) => f[k] !== undefined);
+    if (stray.length > 0) {
+      const names = stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+      throw new ConfigError(`${names.join(', ')} only make sense with --exit`);
+    }
+    return cfg;
+  }
+  const pool = flag('exit-pool', () => parseCidr(f.exitPool ?? DEFAULT_EXIT_POOL));
+  if (pool.prefixLen > 30) throw new ConfigError(`--exit-pool: ${formatCidr(pool)} is too small (need at least a /30)`);
+  const allow = f.exitAllow
+    ? flag('exit-allow', () =>
+        f.exitAllow!
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
+          .map((s) => parseCidr(s)),
+      )
+    : [];
+  if (f.exitAllow !== undefined && allow.length === 0) throw new ConfigError('--exit-allow: expected CIDR[,CIDR...]');
+  if (f.dns !== undefined && !isIpv4(f.dns)) throw new ConfigError(`--dns: "${f.dns}" is not an IPv4 address`);
+  const exit: ExitConfig = {
+    pool,
+    allow,
+    tun: checkIfName('tun', f.tun ?? DEFAULT_EXIT_TUN),
+    nftTable: f.nftTable ?? DEFAULT_NFT_TABLE,
+  };
+  if (!NFT_NAME_RE.test(exit.nftTable)) throw new ConfigError(`--nft-table: "${exit.nftTable}" is not a valid nftables table name`);
+  if (f.egress !== undefined) exit.egress = checkIfName('egress', f.egress);
+  if (exit.egress !== undefined && exit.egress === exit.tun) throw new ConfigError('--egress must differ from --tun');
+  if (f.dns !== undefined) exit.dns = f.dns;
+  if (f.exitPolicy !== undefined) {
+    if (f.exitAllow !== undefined) throw new ConfigError('--exit-allow and --exit-policy exclude each other (put accept rules in the policy file)');
+    exit.policyFile = f.exitPolicy;
+  }
+  cfg.exit = exit;
+  return cfg;
+}
