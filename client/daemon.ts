@@ -21,7 +21,8 @@ import { innerMtu } from '../relay/exit-net.js';
 import { toHex } from '../relay/keys.js';
 import { ObservingRegistry } from '../relay/observing-registry.js';
 import { type CommandRunner, runCommand } from '../relay/system.js';
-import { openUdp, type UdpTransport } from '../relay/udp.js';
+import type { UdpTransport } from '../relay/udp.js';
+import { openBindTransport } from '../conn/index.js';
 import { Circuit, CircuitBuildError } from './circuit.js';
 import { type ClientMetrics, createClientMetrics } from './metrics.js';
 import { ControlError, ControlServer, probe } from './control.js';
@@ -196,7 +197,7 @@ export class ClientDaemon {
       }
       const tun = opts.openTun({ name: opts.tunName, mtu: this.mtu });
       this.tun = tun;
-      this.udp = await openUdp({ host: '0.0.0.0', port: 0, log, onDatagram: (p, from) => this.circuit?.onDatagram(p, from) });
+      this.udp = await openBindTransport({ host: '0.0.0.0', port: 0, log, onDatagram: (p, from) => this.circuit?.onDatagram(p, from) });
       const udp = this.udp;
       this.checkAborted();
       this.routes.checkEntry(entry.endpoint.host, tun.name);

@@ -16,7 +16,8 @@ import { type RelayKeyPair, toHex } from './keys.js';
 import type { CommandRunner } from './system.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { ObservingRegistry } from './observing-registry.js';
-import { openUdp, type UdpTransport } from './udp.js';
+import type { UdpTransport } from './udp.js';
+import { openBindTransport } from '../conn/index.js';
 
 export interface RelayDaemonDeps {
   log: Logger;
@@ -67,7 +68,7 @@ export class RelayDaemon {
     // Configuration problems first, before any side effect.
     const policy = this.cfg.exit ? buildExitPolicy(this.cfg.exit, [cidrHost(this.cfg.exit.pool, 1)]) : undefined;
     try {
-      this.udp = await openUdp({
+      this.udp = await openBindTransport({
         host: this.cfg.listen.host,
         port: this.cfg.listen.port,
         log,
