@@ -215,6 +215,16 @@ program
   });
 
 program
+  .command('node')
+  .argument('<address>')
+  .description('a registered node as the beacon sees it (role, deposit, votes, jailed)')
+  .action(async (address: string) => {
+    const g = program.opts<GlobalOpts>();
+    const n = await rpcCall<{ role: string; status: string; deposit: string; votes: string; stake: string; jailed: boolean; region: string }>(g.rpc, 'node_get', [address]);
+    out(Boolean(g.json), n, `${n.role} ${n.status}${n.jailed ? ' (jailed)' : ''}: deposit ${formatTop(BigInt(n.deposit))} TOP, votes ${formatTop(BigInt(n.votes))} TOP, stake ${formatTop(BigInt(n.stake))} TOP${n.region ? `, region ${n.region}` : ''}`);
+  });
+
+program
   .command('tx')
   .argument('<hash>')
   .description('status of a transaction')

@@ -18,6 +18,8 @@ export interface DevnetLayout {
   readonly accounts: number;
   /** TOP per funded account. */
   readonly fundTop?: bigint;
+  /** TOP given to each node's own account (pays the fee of the `slash` txs it reports). Default 1000. */
+  readonly nodeFundTop?: bigint;
   readonly chainId?: string;
   readonly host?: string;
   readonly basePort: number;
@@ -67,7 +69,10 @@ export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
     chainId: l.chainId ?? 'topvpn-devnet',
     shards: l.shards,
     genesisTime: Date.now(),
-    allocations: accounts.map((a) => ({ address: a.address, amount: fund.toString() })),
+    allocations: [
+      ...accounts.map((a) => ({ address: a.address, amount: fund.toString() })),
+      ...((l.nodeFundTop ?? 1_000n) > 0n ? nodeKeys.map((k) => ({ address: k.address, amount: ((l.nodeFundTop ?? 1_000n) * UNIT).toString() })) : []),
+    ],
     nodes: nodeKeys.map((k, i) => ({ address: k.address, p2p: `/ip4/${host}/tcp/${ports[i]!.p2p}`, rpc: `http://${host}:${ports[i]!.rpc}` })),
     committees,
     ...(l.timing ? { timing: l.timing } : {}),

@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { createConsensus, getSafetyState, lookupBlock, step, type ConsensusState } from '../consensus/core.js';
-import { blockHash, certificateError, genesisBlock, makeCertificate, qcError, signCertificateShare, verifyContext, certificateSigningBytes, type Certificate, type VerifyContext } from '../consensus/certificate.js';
+import { blockHash, certificateError, genesisBlock, makeCertificate, qcError, signCertificateShare, signVote, verifyContext, certificateSigningBytes, type Certificate, type VerifyContext } from '../consensus/certificate.js';
 import { decodeMessage, encodeMessage } from '../consensus/messages.js';
 import type { Signer } from '../consensus/crypto.js';
 import { VerifyCache } from '../consensus/crypto.js';
@@ -47,6 +47,19 @@ export interface RuntimeTiming {
 
 export const DEFAULT_TIMING: RuntimeTiming = { baseTimeoutMs: 1500, blockIntervalMs: 150, idleBlockMs: 400, maxTxsPerBlock: 2000, maxReceiptsPerBlock: 2000, snapshotEvery: 20 };
 
+/**
+ * Test-only misbehaviour, set through ChainNodeOptions.byzantine by unit tests; the node
+ * process (main.ts, the CLI, the devnet) never sets it.
+ */
+export interface ByzantineOptions {
+  /**
+   * Double-vote once on this chain: right after its first honest vote the node also broadcasts
+   * a validly signed vote for a made-up block at the same height and view (equivocation, which
+   * the other validators turn into slashing evidence).
+   */
+  readonly equivocateOn?: string;
+}
+
 /** What a runtime needs from its node (other chains, shared caches, events). */
 export interface RuntimeHost {
   readonly chainId: string;
@@ -63,6 +76,9 @@ export interface RuntimeHost {
   onCommitted(rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1): void;
   onFinal(rt: ChainRuntime, height: number): void;
   onIncident?(kind: 'view_change' | 'commit_refused' | 'validation' | 'store' | 'sync' | 'internal', chain: string): void;
+  /** New double-vote evidence detected by this runtime's core (the node reports it in a `slash` tx). */
+  onEvidence?(rt: ChainRuntime, evidence: VoteEvidence): void;
+  readonly byzantine?: ByzantineOptions;
 }
 
 export interface ChainGroups {
@@ -142,6 +158,7 @@ export class ChainRuntime {
   private sinceSnapshot = 0;
   private readonly coreStartAt: number;
   txsCommitted = 0;
+  private equivocated = false;
   /** Double-vote evidence this node's core detected (slashing material). */
   readonly evidence: VoteEvidence[] = [];
 
@@ -336,6 +353,13 @@ export class ChainRuntime {
       case 'broadcast':
         if (a.msg.type === 'proposal') this.blockPayload.set(a.msg.block.hash, a.msg.block.payloadHash);
         this.host.net.multicast(this.validators, { k: 'cons', c: this.chain, body: encodeMessage(a.msg) });
+        if (a.msg.type === 'vote' && this.host.byzantine?.equivocateOn === this.chain && !this.equivocated) {
+          this.equivocated = true;
+          const v = a.msg.vote.vote;
+          const fake = signVote(this.host.signer, { ...v, blockHash: sha256Hex(`equivocation:${v.blockHash}`) });
+          this.log.warn({ chain: this.chain, height: v.height, view: v.view }, 'byzantine test hook: double vote');
+          this.host.net.multicast(this.validators, { k: 'cons', c: this.chain, body: encodeMessage({ type: 'vote', vote: fake }) });
+        }
         return;
       case 'send':
         this.host.net.send(a.to, { k: 'cons', c: this.chain, body: encodeMessage(a.msg) });
@@ -365,6 +389,7 @@ export class ChainRuntime {
         this.log.warn({ chain: this.chain, signer: a.evidence.a.signer.slice(0, 12), view: a.evidence.a.vote.view }, 'equivocation evidence');
         if (this.evidence.length < 1000) this.evidence.push(a.evidence);
         await this.host.store.batch([{ type: 'put', key, value: a.evidence }]);
+        this.host.onEvidence?.(this, a.evidence);
         return;
       }
       case 'enterView':

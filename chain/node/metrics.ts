@@ -128,6 +128,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
     viewChanges.inc({ chain }, 0);
   }
   for (const kind of CHAIN_ERROR_KINDS) errors.inc({ kind }, 0);
+  for (const kind of FINALITY_KINDS) finality.zero({ kind });
   const verifySync = new CounterSync();
 
   const lastBlockAt = new Map<string, number>();

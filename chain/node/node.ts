@@ -10,11 +10,13 @@ import {
   applyTx,
   checkSupply,
   decodeJson,
+  evidenceKey,
   genesis as buildGenesis,
   hashCanonical,
   homeChain,
   isChainName,
   makeParams,
+  signTx,
   txHash,
   txSigningBytes,
   type ChainParams,
@@ -23,8 +25,11 @@ import {
   type GenesisSupply,
   type SignedTx,
   type SupplyReport,
+  type Tx,
+  type VoteEvidence,
 } from '../state/index.js';
-import { ChainRuntime, type RuntimeTiming } from './chain-runtime.js';
+import { sha256Hex } from '../consensus/encoding.js';
+import { ChainRuntime, type ByzantineOptions, type RuntimeTiming } from './chain-runtime.js';
 import type { GenesisFile } from './config.js';
 import { verifyBytes, type KeyPair } from './keys.js';
 import type { Network } from './net.js';
@@ -48,6 +53,13 @@ export interface ChainNodeOptions {
   readonly store: KvStore;
   readonly log: Logger;
   readonly timing?: Partial<RuntimeTiming>;
+  /**
+   * How long the validator ranked r-th for an offence waits before reporting it (r × this),
+   * so that normally one `slash` tx is sent per offence. Default 4 × baseTimeoutMs.
+   */
+  readonly slashReportStaggerMs?: number;
+  /** Test-only misbehaviour (see ByzantineOptions); never set by the node process. */
+  readonly byzantine?: ByzantineOptions;
 }
 
 export interface NodeEvents {
@@ -109,6 +121,14 @@ export class ChainNode {
   private readonly submitted = new Map<string, string>();
   /** Ed25519 tx verifications done by this node (bench: verifications per tx). */
   txVerifications = 0;
+  /** Offences (evidenceKey) this node has scheduled or sent a report for. */
+  private readonly reported = new Set<string>();
+  /** Next nonce for this node's own txs (slash reports), at least the account nonce. */
+  private ownNonce = 0;
+  private readonly reportTimers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  /** `slash` txs this node submitted (hash per offence key). */
+  readonly slashReports = new Map<string, string>();
 
   constructor(readonly opts: ChainNodeOptions) {
     const g = opts.genesis;
@@ -141,6 +161,8 @@ export class ChainNode {
       onCommitted: (rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1) => this.events.onBlock?.(rt.chain, rec, payload),
       onFinal: (rt: ChainRuntime, h: number) => this.events.onFinal?.(rt.chain, h),
       onIncident: (kind: Incident, chain: string) => (kind === 'view_change' ? this.events.onViewChange?.(chain) : this.events.onIncident?.(kind, chain)),
+      onEvidence: (rt: ChainRuntime, ev: VoteEvidence) => this.onEvidence(rt, ev),
+      ...(opts.byzantine ? { byzantine: opts.byzantine } : {}),
     };
     for (const [chain, st] of states) {
       const grp = g.committees[chain];
@@ -166,9 +188,66 @@ export class ChainNode {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.reportTimers) clearTimeout(t);
+    this.reportTimers.clear();
     for (const rt of this.runtimes.values()) await rt.stop();
     await this.opts.net.stop();
     await this.opts.store.close();
+  }
+
+  /**
+   * Slashing: every validator of the chain that saw the double vote (except the offender) is
+   * a candidate reporter; candidates are ranked by SHA-256(offence key ‖ address) and the r-th
+   * waits r × stagger, then sends a `slash` tx from its own account (home shard, minimum fee)
+   * unless the beacon has already recorded the offence. The beacon's one-slash-per-offence rule
+   * makes a late duplicate harmless (it fails and costs its sender the fee only).
+   */
+  private onEvidence(rt: ChainRuntime, ev: VoteEvidence): void {
+    const offender = ev.a.signer;
+    if (offender === this.self) return;
+    let key: string;
+    try {
+      key = evidenceKey(ev);
+    } catch {
+      return;
+    }
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    const ranked = rt.validators.filter((v) => v !== offender).sort((x, y) => (sha256Hex(key + x) < sha256Hex(key + y) ? -1 : 1));
+    const rank = Math.max(0, ranked.indexOf(this.self));
+    const stagger = this.opts.slashReportStaggerMs ?? 4 * rt.timing.baseTimeoutMs;
+    const t = setTimeout(() => {
+      this.reportTimers.delete(t);
+      if (!this.stopped) this.reportSlash(ev, key);
+    }, rank * stagger);
+    t.unref();
+    this.reportTimers.add(t);
+  }
+
+  private reportSlash(ev: VoteEvidence, key: string): void {
+    const log = this.opts.log;
+    if (this.runtime('beacon').state.slashedEvidence[key] !== undefined) {
+      log.info({ offender: ev.a.signer.slice(0, 12), chain: ev.a.vote.chain }, 'offence already slashed; not reporting');
+      return;
+    }
+    const home = this.homeChainOf(this.self);
+    const acct = accountOf(this.runtime(home).state, this.self);
+    const fee = this.params.minFee;
+    if (acct.balance < fee) {
+      log.warn({ offender: ev.a.signer.slice(0, 12), home }, 'cannot report equivocation: no balance for the slash tx fee');
+      return;
+    }
+    const nonce = Math.max(acct.nonce, this.ownNonce);
+    const tx: Tx = { chainId: this.chainId, chain: home as Tx['chain'], from: this.self, nonce, fee, op: { type: 'slash', evidence: ev } };
+    try {
+      const hash = this.submitTx(signTx(tx, Buffer.from(this.opts.key.seedHex, 'hex')));
+      this.ownNonce = nonce + 1;
+      this.slashReports.set(key, hash);
+      log.warn({ offender: ev.a.signer.slice(0, 12), chain: ev.a.vote.chain, height: ev.a.vote.height, tx: hash.slice(0, 12) }, 'reported equivocation (slash tx)');
+    } catch (e) {
+      log.warn({ offender: ev.a.signer.slice(0, 12), err: (e as Error).message }, 'slash report refused');
+    }
   }
 
   runtime(chain: string): ChainRuntime {

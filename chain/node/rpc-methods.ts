@@ -6,6 +6,9 @@
  *   tx_submit [signedTx]                  → tx hash, or error -32000 "<rule>: <why>"
  *   tx_get [hash]                         → {status: pending|committed|final|unknown, result}
  *   node_list []                          → registered nodes (beacon) + directory + committees
+ *   node_get [address]                    → one registered node: {address, role, status, deposit, votes,
+ *                                           stake, jailed, slashed, unbondingUntil?, endpoints, price,
+ *                                           region, keys, registeredAt, height}, or error -32001
  *   channel_get [id]                      → channel, or error -32001
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
@@ -15,6 +18,7 @@
 import { homeChain } from '../state/index.js';
 import type { ChainNode } from './node.js';
 import { TxRejected } from './node.js';
+import { nodeStatusOf } from './node-status.js';
 import { decodePayload } from './payload.js';
 import { RpcError, RPC_INVALID_PARAMS, RPC_NOT_FOUND, RPC_TX_REJECTED, intParam, param, stringParam, type RpcServer } from './rpc.js';
 import type { Network } from './net.js';
@@ -99,6 +103,13 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
       directory: node.opts.genesis.nodes,
       committees: node.opts.genesis.committees,
     };
+  });
+
+  rpc.register('node_get', (p) => {
+    const address = stringParam(p, 0, 'address', HEX32);
+    const v = nodeStatusOf(node.runtime('beacon').state, address);
+    if (!v) throw new RpcError(RPC_NOT_FOUND, `no node registered by ${address}`);
+    return v;
   });
 
   rpc.register('channel_get', (p) => {

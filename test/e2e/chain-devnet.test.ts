@@ -86,6 +86,11 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     const forged = transfer(d, a!, b!.address, 1n, 0);
     await assert.rejects(rpcCall(urls[3]!, 'tx_submit', [{ ...forged, signature: 'ab'.repeat(64) }]), (e: unknown) => e instanceof RpcCallError && /^signature:/.test(e.message));
 
+    // node_get: a genesis-registered auditor as the beacon sees it; a user account is no node.
+    const aud = await rpcCall<{ address: string; role: string; deposit: string; stake: string; jailed: boolean; keys: { consensus: string } }>(urls[3]!, 'node_get', [d.nodes[8]!.address]);
+    assert.deepEqual([aud.address, aud.role, aud.deposit, aud.stake, aud.jailed, aud.keys.consensus], [d.nodes[8]!.address, 'auditor', (1_000_000n * UNIT).toString(), (1_000_000n * UNIT).toString(), false, d.nodes[8]!.address]);
+    await assert.rejects(rpcCall(urls[3]!, 'node_get', [a!.address]), (e: unknown) => e instanceof RpcCallError && e.code === -32001);
+
     // intra-shard a → b and cross-shard a → x, x → y (intra shard-1), y → a (cross), via different nodes
     const h1 = await rpcCall<string>(urls[0]!, 'tx_submit', [transfer(d, a!, b!.address, 10n, 0)]);
     const h2 = await rpcCall<string>(urls[9]!, 'tx_submit', [transfer(d, a!, x!.address, 20n, 1)]);

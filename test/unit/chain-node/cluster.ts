@@ -6,6 +6,7 @@ import { makeDevnetGenesis, type DevnetKeys } from '../../../chain/devnet/genesi
 import { silentLogger } from '../../../common/log.js';
 import { signTx, UNIT, type SignedTx, type TxOp } from '../../../chain/state/index.js';
 import type { KeyPair } from '../../../chain/node/keys.js';
+import type { ByzantineOptions } from '../../../chain/node/chain-runtime.js';
 
 export interface Cluster {
   readonly dk: DevnetKeys;
@@ -17,12 +18,30 @@ export interface Cluster {
   stopAll(): Promise<void>;
 }
 
-export async function startCluster(opts: { shards?: number; group?: number; auditors?: number; accounts?: number } = {}): Promise<Cluster> {
+export interface ClusterOptions {
+  shards?: number;
+  group?: number;
+  auditors?: number;
+  accounts?: number;
+  /** Test-only misbehaviour per node index. */
+  byzantine?: Readonly<Record<number, ByzantineOptions>>;
+  slashReportStaggerMs?: number;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
   const hub = new MemoryHub();
   const stores = dk.nodeKeys.map(() => new MemoryStore());
   const make = (i: number): ChainNode =>
-    new ChainNode({ genesis: dk.genesis, key: dk.nodeKeys[i]!, net: new MemoryNetwork(dk.nodeKeys[i]!.address, hub), store: stores[i]!, log: silentLogger() });
+    new ChainNode({
+      genesis: dk.genesis,
+      key: dk.nodeKeys[i]!,
+      net: new MemoryNetwork(dk.nodeKeys[i]!.address, hub),
+      store: stores[i]!,
+      log: silentLogger(),
+      ...(opts.byzantine?.[i] ? { byzantine: opts.byzantine[i] } : {}),
+      ...(opts.slashReportStaggerMs !== undefined ? { slashReportStaggerMs: opts.slashReportStaggerMs } : {}),
+    });
   const nodes = dk.nodeKeys.map((_, i) => make(i));
   await Promise.all(nodes.map((n) => n.start()));
   const alive = new Set(nodes.map((_, i) => i));

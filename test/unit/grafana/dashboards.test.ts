@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createChainMetrics as createChainDefs } from '../../../chain/node/metrics-defs.js';
 import { createChainMetrics } from '../../../chain/node/metrics.js';
 import { createClientMetrics } from '../../../client/metrics.js';
 import { repoRoot } from '../../../common/paths.js';
@@ -13,8 +12,6 @@ import { createRelayMetrics } from '../../../relay/metrics.js';
 const DIR = join(repoRoot(), 'grafana', 'dashboards');
 /** What the daemons serve: relay/metrics.ts, client/metrics.ts, chain/node/metrics.ts. */
 const known = knownMetricsOf(createRelayMetrics().registry, createClientMetrics().registry, createChainMetrics().registry);
-/** The same with chain/node/metrics-defs.ts (the dashboards must lint clean against either chain file). */
-const knownDefs = knownMetricsOf(createRelayMetrics().registry, createClientMetrics().registry, createChainDefs().registry);
 
 type Json = Record<string, unknown>;
 function load(file: string): Json {
@@ -57,8 +54,6 @@ test('the three dashboards and both provisioning files exist', () => {
 test('every dashboard lints clean against the metrics the three factories define', () => {
   const problems = lintDashboards(DIR, known);
   assert.equal(problems.length, 0, formatProblems(problems));
-  const problemsDefs = lintDashboards(DIR, knownDefs);
-  assert.equal(problemsDefs.length, 0, formatProblems(problemsDefs));
 });
 
 test('dashboards cover what operators need (metric names per dashboard)', () => {

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { register as globalRegistry, Registry } from 'prom-client';
-import { createChainMetrics, METRIC_NAMES as CHAIN_NAMES } from '../../../chain/node/metrics-defs.js';
-import * as servedChain from '../../../chain/node/metrics.js';
+import { createChainMetrics, METRIC_NAMES as CHAIN_NAMES } from '../../../chain/node/metrics.js';
 import { createClientMetrics, METRIC_NAMES as CLIENT_NAMES } from '../../../client/metrics.js';
 import { createRelayMetrics, METRIC_NAMES as RELAY_NAMES } from '../../../relay/metrics.js';
 
@@ -10,8 +9,6 @@ const daemons = [
   { daemon: 'relay', prefix: 'topvpn_relay_', make: () => createRelayMetrics().registry, names: RELAY_NAMES as readonly string[] },
   { daemon: 'client', prefix: 'topvpn_client_', make: () => createClientMetrics().registry, names: CLIENT_NAMES as readonly string[] },
   { daemon: 'chain', prefix: 'topchain_', make: () => createChainMetrics(new Registry(), { chains: ['beacon', 'shard-0', 'shard-1'] }).registry, names: CHAIN_NAMES as readonly string[] },
-  // chain/node/metrics.ts: the chain-node owner's definitions, which the node serves today.
-  { daemon: 'chain (served)', prefix: 'topchain_', make: () => servedChain.createChainMetrics(new Registry()).registry, names: servedChain.METRIC_NAMES as readonly string[] },
 ];
 
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
@@ -61,31 +58,13 @@ for (const d of daemons) {
 }
 
 test('no metric name is shared between daemons', () => {
-  for (const chain of daemons.filter((d) => d.daemon.startsWith('chain'))) {
-    const all = [daemons[0]!, daemons[1]!, chain].flatMap((d) => d.make().getMetricsAsArray().map((m) => m.name));
-    const dup = all.filter((n, i) => all.indexOf(n) !== i);
-    assert.deepEqual(dup, [], chain.daemon);
-  }
-});
-
-test('both chain definitions agree on the names, types and labels they share', async () => {
-  // prom-client metric objects carry their label names at run time (not in the typings).
-  type Described = { name: string; type: unknown; labelNames?: readonly string[] };
-  const mine = new Map((createChainMetrics().registry.getMetricsAsArray() as unknown as Described[]).map((m) => [m.name, m]));
-  const served = servedChain.createChainMetrics(new Registry()).registry.getMetricsAsArray() as unknown as Described[];
-  let shared = 0;
-  for (const s of served) {
-    const m = mine.get(s.name);
-    if (!m) continue;
-    shared++;
-    assert.equal(String(m.type), String(s.type), s.name);
-    assert.deepEqual([...(m.labelNames ?? [])].sort(), [...(s.labelNames ?? [])].sort(), s.name);
-  }
-  assert.ok(shared >= 14, `only ${shared} shared names`);
+  const all = daemons.flatMap((d) => d.make().getMetricsAsArray().map((m) => m.name));
+  const dup = all.filter((n, i) => all.indexOf(n) !== i);
+  assert.deepEqual(dup, []);
 });
 
 test('the required metrics exist with their types', () => {
-  const kinds = new Map(daemons.filter((d) => d.daemon !== 'chain (served)').flatMap((d) => d.make().getMetricsAsArray().map((m) => [m.name, String(m.type)] as const)));
+  const kinds = new Map(daemons.flatMap((d) => d.make().getMetricsAsArray().map((m) => [m.name, String(m.type)] as const)));
   const want: [string, string][] = [
     ['topvpn_relay_forwarded_bytes_total', 'counter'],
     ['topvpn_relay_forwarded_packets_total', 'counter'],

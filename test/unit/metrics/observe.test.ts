@@ -4,7 +4,7 @@ import { Counter, Registry, type Metric } from 'prom-client';
 import { ManualClock } from '../../../common/clock.js';
 import { silentLogger } from '../../../common/log.js';
 import { CounterSync, toSample } from '../../../common/metrics-server.js';
-import { chainLabel, createChainMetrics } from '../../../chain/node/metrics-defs.js';
+import { chainLabel, createChainMetrics } from '../../../chain/node/metrics.js';
 import { checkSupply, DEVNET_PARAMS, genesis, genesisStates, UNIT } from '../../../chain/state/index.js';
 import { emptyClientDrops } from '../../../client/circuit-errors.js';
 import type { CircuitStats } from '../../../client/circuit.js';
@@ -235,4 +235,28 @@ test('chain: supply kinds partition genesis + issued; supply_ok follows the inva
   home.accounts[a]!.balance += 1n; // value from nowhere
   m.observeSupply(checkSupply(states, g.supply));
   assert.equal(await value(m.supplyOk), 0);
+});
+
+test('chain: finality by kind (block: commit → final; tx: admission → final), receipts, verifications', async () => {
+  const m = createChainMetrics(new Registry(), { chains: ['beacon', 'shard-0'] });
+  m.txAdmitted('t1', 1_000);
+  m.txAdmitted('t2', 1_500); // never in a block: no tx sample
+  m.observeBlock('shard-0', { committedAt: 2_000, height: 5, results: [{ kind: 'tx', status: 'ok' }, { kind: 'receipt', status: 'ok' }, { kind: 'receipt', status: 'invalid' }], txHashes: ['t1', 'x'] });
+  m.observeFinal('shard-0', 4, 9_000); // a height never committed here: nothing
+  assert.equal(await value(m.finality, { kind: 'block' }, 'topchain_finality_seconds_count'), 0);
+  m.observeFinal('shard-0', 5, 2_500);
+  assert.equal(await value(m.finality, { kind: 'block' }, 'topchain_finality_seconds_count'), 1);
+  assert.equal(await value(m.finality, { kind: 'block' }, 'topchain_finality_seconds_sum'), 0.5);
+  assert.equal(await value(m.finality, { kind: 'tx' }, 'topchain_finality_seconds_count'), 1);
+  assert.equal(await value(m.finality, { kind: 'tx' }, 'topchain_finality_seconds_sum'), 1.5);
+  m.observeFinal('shard-0', 5, 3_000); // observed once only
+  assert.equal(await value(m.finality, { kind: 'block' }, 'topchain_finality_seconds_count'), 1);
+  assert.equal(await value(m.receiptsApplied, { chain: 'shard-0' }), 1);
+  m.observeVerifications(10);
+  m.observeVerifications(4); // a source reset never decreases the counter
+  m.observeVerifications(6);
+  assert.equal(await value(m.txVerifications), 12);
+  m.error('store');
+  assert.equal(await value(m.errors, { kind: 'store' }), 1);
+  assert.equal(await value(m.errors, { kind: 'sync' }), 0);
 });

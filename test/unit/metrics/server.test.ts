@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Registry } from 'prom-client';
-import { createChainMetrics, METRIC_NAMES as CHAIN_NAMES } from '../../../chain/node/metrics-defs.js';
+import { createChainMetrics, METRIC_NAMES as CHAIN_NAMES } from '../../../chain/node/metrics.js';
 import { MetricsPortInUseError, MetricsServerError, startMetricsServer } from '../../../common/metrics-server.js';
 import { createRelayMetrics, METRIC_NAMES as RELAY_NAMES } from '../../../relay/metrics.js';
 
