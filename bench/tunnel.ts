@@ -11,7 +11,8 @@
  * line is exactly one JSON object:
  * {"veth_mbps","wireguard_go_mbps","openvpn_mbps","hops1_mbps","hops3_mbps","veth_rtt_ms",
  *  "hops1_rtt_ms","hops3_rtt_ms","circuit_build_ms"} — null where a peer cannot run (the
- * reason is on stderr).
+ * reason is on stderr). `--only veth,wireguard,openvpn,topvpn` runs a subset (the rest stay
+ * null) and `--hops 1,3` picks the topvpn circuit lengths, for quick A/B runs.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { inetUrl, Testnet } from '../deploy/testnet.js';
@@ -48,8 +49,13 @@ const opts = new Command()
   .option('--pings <n>', 'pings per RTT median', intArg(3, 200), 20)
   .option('--builds <n>', '3-hop circuit builds for the build-time median', intArg(1, 20), 3)
   .option('--prefix <p>', 'network namespace prefix', 'tvb')
+  .option('--only <list>', 'comma-separated subset of veth,wireguard,openvpn,topvpn (default: all)')
+  .option('--hops <list>', 'comma-separated topvpn circuit lengths', '1,3')
   .parse()
-  .opts<{ seconds: number; pings: number; builds: number; prefix: string }>();
+  .opts<{ seconds: number; pings: number; builds: number; prefix: string; only?: string; hops: string }>();
+
+const only = new Set((opts.only ?? 'veth,wireguard,openvpn,topvpn').split(',').map((s) => s.trim()));
+const hopList = opts.hops.split(',').map((s) => Number(s.trim())).filter((n) => n === 1 || n === 3);
 
 const say = (m: string): void => {
   process.stderr.write(`[bench:tunnel] ${m}\n`);
@@ -106,67 +112,78 @@ async function main(): Promise<TunnelBenchResult> {
   };
   const net = await Testnet.create({ prefix: opts.prefix, relays: 3, onProgress: say });
   try {
-    const veth = await measureTunnel(net, 'plain veth', INET_IP);
-    res.veth_mbps = round(veth.mbps);
-    res.veth_rtt_ms = round(veth.rtt, 3);
-
-    const kernelWg = await kernelWireguardAvailable(net, net.client);
-    say(`kernel WireGuard: ${kernelWg ? 'available, used' : 'not available here (ip link add … type wireguard fails); using wireguard-go'}`);
-    const wg = await baseline(net, 'wireguard', () => startWireguard(net, net.client, net.inet));
-    res.wireguard_go_mbps = wg ? round(wg.mbps) : null;
-
-    let pkiErr: string | undefined;
-    const pki = await makePki(net.dir).catch((err: Error) => {
-      pkiErr = err.message;
-      return undefined;
-    });
-    if (pki) {
-      const runs: number[] = [];
-      for (const cipher of OPENVPN_CIPHERS) {
-        const r = await baseline(net, `openvpn ${cipher}`, () => startOpenvpn(net, net.client, net.inet, cipher, pki));
-        if (r) runs.push(r.mbps);
-      }
-      res.openvpn_mbps = runs.length > 0 ? round(Math.max(...runs)) : null;
-    } else {
-      say(`openvpn: cannot run: PKI: ${pkiErr}`);
+    if (only.has('veth')) {
+      const veth = await measureTunnel(net, 'plain veth', INET_IP);
+      res.veth_mbps = round(veth.mbps);
+      res.veth_rtt_ms = round(veth.rtt, 3);
     }
-
-    if (!topvpnBuilt()) {
-      say('topvpn: cannot run: dist/relay/cli.js or dist/client/cli.js missing');
-      return res;
-    }
-    let relays: RelayNode[];
-    try {
-      relays = await startRelays(net);
-    } catch (err) {
-      say(`topvpn: cannot run: relays did not start: ${(err as Error).message.split('\n')[0]}`);
-      return res;
-    }
-    const builds: number[] = [];
-    for (const hops of [1, 3]) {
-      try {
-        await topvpn(net, relays, hops, res, builds);
-      } catch (err) {
-        say(`topvpn ${hops} hop(s): failed: ${(err as Error).message.split('\n')[0]}`);
-      }
-    }
-    for (let i = builds.length; i > 0 && i < opts.builds; i++) {
-      try {
-        const s = await connectClient(net, relays, { hops: 3 });
-        builds.push(s.up.buildMs);
-        await s.disconnect();
-      } catch (err) {
-        say(`extra 3-hop build failed: ${(err as Error).message.split('\n')[0]}`);
-        break;
-      }
-    }
-    if (builds.length > 0) {
-      res.circuit_build_ms = round(median(builds));
-      say(`3-hop circuit build: ${builds.map((b) => round(b)).join(', ')} ms → median ${res.circuit_build_ms} ms`);
-    }
+    if (only.has('wireguard')) await wireguardBaseline(net, res);
+    if (only.has('openvpn')) await openvpnBaseline(net, res);
+    if (only.has('topvpn')) await topvpnAll(net, res);
     return res;
   } finally {
     await net.teardown();
+  }
+}
+
+async function wireguardBaseline(net: Testnet, res: TunnelBenchResult): Promise<void> {
+  const kernelWg = await kernelWireguardAvailable(net, net.client);
+  say(`kernel WireGuard: ${kernelWg ? 'available, used' : 'not available here (ip link add … type wireguard fails); using wireguard-go'}`);
+  const wg = await baseline(net, 'wireguard', () => startWireguard(net, net.client, net.inet));
+  res.wireguard_go_mbps = wg ? round(wg.mbps) : null;
+}
+
+async function openvpnBaseline(net: Testnet, res: TunnelBenchResult): Promise<void> {
+  let pkiErr: string | undefined;
+  const pki = await makePki(net.dir).catch((err: Error) => {
+    pkiErr = err.message;
+    return undefined;
+  });
+  if (pki) {
+    const runs: number[] = [];
+    for (const cipher of OPENVPN_CIPHERS) {
+      const r = await baseline(net, `openvpn ${cipher}`, () => startOpenvpn(net, net.client, net.inet, cipher, pki));
+      if (r) runs.push(r.mbps);
+    }
+    res.openvpn_mbps = runs.length > 0 ? round(Math.max(...runs)) : null;
+  } else {
+    say(`openvpn: cannot run: PKI: ${pkiErr}`);
+  }
+}
+
+async function topvpnAll(net: Testnet, res: TunnelBenchResult): Promise<void> {
+  if (!topvpnBuilt()) {
+    say('topvpn: cannot run: dist/relay/cli.js or dist/client/cli.js missing');
+    return;
+  }
+  let relays: RelayNode[];
+  try {
+    relays = await startRelays(net);
+  } catch (err) {
+    say(`topvpn: cannot run: relays did not start: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  const builds: number[] = [];
+  for (const hops of hopList) {
+    try {
+      await topvpn(net, relays, hops, res, builds);
+    } catch (err) {
+      say(`topvpn ${hops} hop(s): failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  for (let i = builds.length; i > 0 && i < opts.builds; i++) {
+    try {
+      const s = await connectClient(net, relays, { hops: 3 });
+      builds.push(s.up.buildMs);
+      await s.disconnect();
+    } catch (err) {
+      say(`extra 3-hop build failed: ${(err as Error).message.split('\n')[0]}`);
+      break;
+    }
+  }
+  if (builds.length > 0) {
+    res.circuit_build_ms = round(median(builds));
+    say(`3-hop circuit build: ${builds.map((b) => round(b)).join(', ')} ms → median ${res.circuit_build_ms} ms`);
   }
 }
 

@@ -2,7 +2,9 @@
  * IO-free client circuit: builds a 1..3-hop circuit telescopically (INIT to the entry,
  * then EXTEND through the hops already built), opens the exit, and carries IP packets
  * wrapped in one layer per hop. Keepalive (PADDING to the exit) after KEEPALIVE idle;
- * per-hop rekey (REKEY through the circuit) on time/count.
+ * per-hop rekey (REKEY through the circuit) on time/count. With `options.liveness`, a circuit
+ * that stops answering is probed hop by hop and declared down ('unresponsive', naming the
+ * first silent hop): see client/circuit-liveness.ts.
  *
  * Contract: `onDatagram` never throws; every packet not acted on is counted in
  * `stats().drops`. Hop endpoints after the entry must be IPv4 literals (EXTEND carries
@@ -29,9 +31,11 @@ import {
 import { openLayer, sealLayers, type LayerSpec } from '../protocol/onion.js';
 import { DEFAULT_SESSION_LIMITS, HopSession, type SessionLimits } from '../protocol/session.js';
 import { CircuitBuildError, CircuitUsageError, emptyClientDrops, type BuildFailure, type ClientDropReason } from './circuit-errors.js';
+import { Liveness, type LivenessOptions } from './circuit-liveness.js';
 
 export { CircuitBuildError, CircuitUsageError } from './circuit-errors.js';
 export type { BuildFailure, ClientDropReason } from './circuit-errors.js';
+export { DEFAULT_LIVENESS, type LivenessOptions } from './circuit-liveness.js';
 export type { Endpoint } from '../protocol/messages.js';
 
 export interface HopInfo {
@@ -45,6 +49,14 @@ export interface CircuitOptions {
   keepaliveMs?: number;
   tickMs?: number;
   sessionLimits?: SessionLimits;
+  /** Dead-hop detection (off when absent). The tick defaults to probeMs / 2 then. */
+  liveness?: LivenessOptions;
+}
+
+/** Why and where an up circuit died; `hop` (0 = entry) is the first hop that stopped answering ('unresponsive'). */
+export interface DownInfo {
+  hop?: number;
+  silentMs?: number;
 }
 
 export interface CircuitComponents {
@@ -70,6 +82,8 @@ export interface CircuitStats {
   bytes: { sent: number; received: number };
   packets: { sent: number; received: number };
   keepalivesSent: number;
+  /** Liveness probe rounds (one PADDING to every hop each). */
+  probes: number;
   rekeys: number;
   drops: Record<ClientDropReason, number>;
   lastRecvAt: number | undefined;
@@ -115,11 +129,14 @@ export class Circuit {
   /** layers[i] = hop i's session + fwdIdx, for every built hop (reused for sealing). */
   private readonly layers: LayerSpec[] = [];
   private readonly localIdx: number;
-  private readonly o: Required<CircuitOptions>;
+  private readonly o: Required<Omit<CircuitOptions, 'liveness'>>;
+  private readonly liveness: Liveness | undefined;
   private pending: Pending | undefined;
   private timer: TimerHandle | undefined;
   private ipHandler: ((packets: Buffer[]) => void) | undefined;
-  private downHandler: ((reason: string) => void) | undefined;
+  /** IP packets of the batch onDatagrams is running, delivered once at its end. */
+  private ipBatch: Buffer[] | undefined;
+  private downHandler: ((reason: string, info: DownInfo) => void) | undefined;
   private appControlHandler: ((hop: number, body: Buffer) => void) | undefined;
   private exitUp: CircuitUp | undefined;
   private readonly st: CircuitStats;
@@ -144,15 +161,17 @@ export class Circuit {
       retryMs: o.retryMs ?? HANDSHAKE_RETRY_MS,
       giveUpMs: o.giveUpMs ?? HANDSHAKE_GIVE_UP_MS,
       keepaliveMs: o.keepaliveMs ?? KEEPALIVE_TIMEOUT_MS,
-      tickMs: o.tickMs ?? TIMER_TICK_MS,
+      tickMs: o.tickMs ?? (o.liveness ? Math.max(10, Math.min(TIMER_TICK_MS, Math.floor(o.liveness.probeMs / 2))) : TIMER_TICK_MS),
       sessionLimits: o.sessionLimits ?? DEFAULT_SESSION_LIMITS,
     };
+    this.liveness = o.liveness ? new Liveness(path.length, o.liveness) : undefined;
     this.st = {
       state: 'new',
       hopsBuilt: 0,
       bytes: { sent: 0, received: 0 },
       packets: { sent: 0, received: 0 },
       keepalivesSent: 0,
+      probes: 0,
       rekeys: 0,
       drops: emptyClientDrops(),
       lastRecvAt: undefined,
@@ -190,8 +209,11 @@ export class Circuit {
     return this.sendControlTo(hop, body);
   }
 
-  /** Called once when an up circuit dies: 'destroyed' (DESTROY from the entry) or 'expired' (keys too old, rekey failed). */
-  onDown(handler: (reason: string) => void): void {
+  /**
+   * Called once when an up circuit dies: 'destroyed' (DESTROY from the entry), 'expired'
+   * (keys too old, rekey failed) or 'unresponsive' (liveness; `info.hop` = first silent hop).
+   */
+  onDown(handler: (reason: string, info: DownInfo) => void): void {
     this.downHandler = handler;
   }
 
@@ -282,6 +304,7 @@ export class Circuit {
     const hb = this.st.hopBytes;
     for (let i = 0; i < layers; i++) hb[i]!.forward += out.length - i * LAYER_OVERHEAD;
     this.st.lastSentAt = this.clock.now();
+    if (this.st.state === 'up') this.liveness?.sent(this.st.lastSentAt);
     this.sendFn(this.entry, out);
   }
 
@@ -318,6 +341,22 @@ export class Circuit {
       this.st.bytes.sent += p.length;
       this.st.packets.sent++;
       this.emit(out, this.layers.length);
+    }
+  }
+
+  /**
+   * A batch of datagrams (one socket wake-up), `from[i]` the sender of `packets[i]`: the same
+   * as onDatagram for each, in order, except that the IP packets they carry reach the
+   * onIp handler in one call at the end of the batch.
+   */
+  onDatagrams(packets: readonly Buffer[], from: readonly Endpoint[]): void {
+    const batch: Buffer[] = [];
+    this.ipBatch = batch;
+    try {
+      for (let i = 0; i < packets.length; i++) this.onDatagram(packets[i]!, from[i]!);
+    } finally {
+      this.ipBatch = undefined;
+      if (batch.length > 0) this.ipHandler?.(batch);
     }
   }
 
@@ -401,6 +440,7 @@ export class Circuit {
       const pt = openLayer(h.session!, pkt, now);
       if (typeof pt === 'string') return this.dropR(pt);
       this.st.lastRecvAt = now;
+      this.liveness?.heard(i, now);
       this.st.hopBytes[i]!.backward += pkt.length;
       switch (pt[0]) {
         case Kind.FORWARD:
@@ -412,7 +452,8 @@ export class Circuit {
           const ip = pt.subarray(1);
           this.st.bytes.received += ip.length;
           this.st.packets.received++;
-          this.ipHandler?.([ip]);
+          if (this.ipBatch !== undefined) this.ipBatch.push(ip);
+          else this.ipHandler?.([ip]);
           return;
         }
         case Kind.CONTROL: {
@@ -536,12 +577,29 @@ export class Circuit {
         this.sendControlTo(i, body);
       }
     }
+    if (this.liveness !== undefined) {
+      const a = this.liveness.check(now);
+      if (a.kind === 'dead') {
+        this.log.warn({ hop: a.hop, silentMs: a.silentMs }, 'circuit: no answer; declaring it down');
+        return this.shutdown('down', true, 'unresponsive', { hop: a.hop, silentMs: a.silentMs });
+      }
+      if (a.kind === 'probe') this.probe(now);
+    }
     if (this.st.lastSentAt === undefined || now - this.st.lastSentAt >= this.o.keepaliveMs) {
       const out = sealLayers(this.layers, Kind.PADDING, Buffer.alloc(0), now);
       if (out !== null) {
         this.st.keepalivesSent++;
         this.emit(out, this.layers.length);
       }
+    }
+  }
+
+  /** One probe round: an empty PADDING to every built hop (each relay answers PADDING with PADDING). */
+  private probe(now: number): void {
+    this.st.probes++;
+    for (let i = 0; i < this.layers.length; i++) {
+      const out = sealLayers(this.layers.slice(0, i + 1), Kind.PADDING, Buffer.alloc(0), now);
+      if (out !== null) this.emit(out, i + 1);
     }
   }
 
@@ -556,12 +614,12 @@ export class Circuit {
     if (wasBuilding) this.settle(new CircuitBuildError(hop, 'closed'));
   }
 
-  private shutdown(state: 'closed' | 'down', sendDestroy: boolean, reason?: string): void {
+  private shutdown(state: 'closed' | 'down', sendDestroy: boolean, reason?: string, info: DownInfo = {}): void {
     const wasUp = this.st.state === 'up';
     if (sendDestroy && this.layers.length > 0) this.sendFn(this.entry, encodeDestroy(this.hops[0]!.fwdIdx));
     this.st.state = state;
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (wasUp && state === 'down') this.downHandler?.(reason ?? 'down');
+    if (wasUp && state === 'down') this.downHandler?.(reason ?? 'down', info);
   }
 }

@@ -3,6 +3,7 @@
  * `topvpn` — connect through a circuit of topvpn relays.
  *   topvpn connect --relays FILE|LIST [--hops N] [--control PATH] [--tun NAME] [--dns IP[,IP] | --no-dns]
  *                  [--resolv-conf PATH] [--state-dir DIR] [--kill-switch] [--reconnect] [--metrics HOST:PORT] [--log-level L] [--pretty] [--json]
+ *                  [--chain-rpc URL --wallet FILE --budget N [--password-file FILE]]   (paid circuits)
  *   topvpn status --control PATH [--json]
  *   topvpn disconnect --control PATH [--json]
  *   topvpn reset --control PATH [--state-dir DIR] [--resolv-conf PATH] [--json]
@@ -12,12 +13,19 @@
  * Exit codes: 0 ok, 1 runtime failure (incl. "not connected"), 2 usage/configuration error.
  */
 import { createLogger } from '../common/log.js';
+import { registerClientCommands } from './commands/index.js';
 import { failAndExit, hardenSubcommands, newProgram, printJson, runProgram, EXIT_FAILURE } from '../relay/cli-util.js';
 import { openLinuxTun } from '../tun/linux.js';
 import { type ConnectFlags, defaultStateDir, parseConnectFlags } from './config.js';
 import { DEFAULT_RESOLV_CONF } from './dns.js';
 import { ControlError, controlRequest, DEFAULT_CONTROL_PATH, type ControlCommand } from './control.js';
 import { ClientDaemon, type ClientEvent, type ClientStatus, resetClientState } from './daemon.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../relay/config.js';
+import { ClientPayments } from './payments/client-payments.js';
+import { loadWallet, loadWalletSeed } from './wallet/keystore.js';
+import type { ConnectConfig, PaymentFlags } from './config.js';
+import type { Logger } from '../common/log.js';
 
 const PROG = 'topvpn';
 
@@ -29,6 +37,10 @@ function human(e: ClientEvent): string {
       return `down (${e.reason}); routes and DNS restored${e.killSwitchKept ? '; the kill switch stays on (all traffic blocked) until `topvpn reset`' : ''}`;
     case 'reconnecting':
       return `reconnecting (attempt ${e.attempt}): ${e.reason}`;
+    case 'channels':
+      return `payment channels: ${e.hops.map((h, i) => `hop ${i + 1} ${h.channelId.slice(0, 12)}… deposit ${h.deposit}`).join(', ')}`;
+    case 'settled':
+      return e.error ? `closing payment channels failed: ${e.error}` : `payment channels closed (${e.closeTxs.length} tx)`;
     case 'reconnected':
       return `reconnected: ${e.address}, circuit built in ${e.buildMs} ms (${e.reconnects} reconnect${e.reconnects === 1 ? '' : 's'} so far)`;
     default: {
@@ -42,9 +54,36 @@ function human(e: ClientEvent): string {
   }
 }
 
+/** The wallet password: --password-file (first line) or $TOPVPN_WALLET_PASSWORD. */
+function walletPassword(p: PaymentFlags): string {
+  if (p.passwordFile !== undefined) {
+    try {
+      return readFileSync(p.passwordFile, 'utf8').split('\n')[0] ?? '';
+    } catch (err) {
+      throw new ConfigError(`--password-file: cannot read ${p.passwordFile}: ${(err as Error).message}`);
+    }
+  }
+  const env = process.env.TOPVPN_WALLET_PASSWORD;
+  if (env === undefined) throw new ConfigError('--wallet: give the password in $TOPVPN_WALLET_PASSWORD or --password-file');
+  return env;
+}
+
+/** Unlocks the wallet and connects to the chain (paid circuits only). */
+async function connectPayments(cfg: ConnectConfig, log: Logger): Promise<{ pay: ClientPayments; quotes: Array<{ relay: string; pricePerGiB: bigint }> } | undefined> {
+  const p = cfg.payments;
+  if (!p) return undefined;
+  const password = walletPassword(p);
+  const wallet = await loadWallet(p.wallet, password);
+  const payerSeed = await loadWalletSeed(p.wallet, password);
+  const pay = await ClientPayments.connect({ rpcUrl: p.rpcUrl, signer: wallet, payerSeed, budget: p.budget, log });
+  log.info({ payer: wallet.address.slice(0, 16), chainId: pay.chainId, budget: p.budget.toString() }, 'payments ready');
+  return { pay, quotes: cfg.path.map((r) => ({ relay: r.address!, pricePerGiB: r.pricePerGiB! })) };
+}
+
 async function connect(flags: ConnectFlags): Promise<void> {
   const cfg = parseConnectFlags(flags);
   const log = createLogger('client', { pretty: cfg.pretty, ...(cfg.logLevel ? { level: cfg.logLevel } : {}) });
+  const payments = await connectPayments(cfg, log);
   const out = (e: ClientEvent): void => {
     if (cfg.json) printJson(e);
     else process.stdout.write(`${human(e)}\n`);
@@ -59,7 +98,10 @@ async function connect(flags: ConnectFlags): Promise<void> {
     resolvConfExplicit: cfg.resolvConfExplicit,
     killSwitch: cfg.killSwitch,
     reconnect: cfg.reconnect,
+    ...(cfg.spares ? { spares: cfg.spares } : {}),
+    ...(cfg.ws ? { ws: { url: cfg.ws.url, ...(cfg.ws.caFile ? { ca: readFileSync(cfg.ws.caFile) } : {}) } } : {}),
     ...(cfg.metrics ? { metrics: cfg.metrics } : {}),
+    ...(payments ? { payments } : {}),
     log,
     openTun: (o) => openLinuxTun(o),
     onEvent: out,
@@ -146,8 +188,15 @@ program
   .option('--resolv-conf <path>', 'resolver file to manage (default /etc/resolv.conf)')
   .option('--state-dir <dir>', 'crash-recovery state (default: next to the control socket)')
   .option('--kill-switch', 'drop all traffic outside the tunnel (nftables); stays after a crash until `reset`')
+  .option('--transport <udp|ws>', 'link to the entry relay: udp (default) or ws (WebSocket, needs --ws-url)')
+  .option('--ws-url <url>', 'ws://HOST:PORT or wss://HOST:PORT of the entry relay\'s --ws-listen')
+  .option('--ws-ca <file>', 'PEM CA certificate to trust for wss:// (e.g. the relay\'s self-signed one)')
   .option('--reconnect', 'rebuild the circuit when it goes down (backoff 1 s … 30 s) instead of exiting')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)')
+  .option('--chain-rpc <url>', 'pay the relays: chain node JSON-RPC URL (needs --wallet and --budget; the relay list gives each relay\'s address and pricePerGiB)')
+  .option('--wallet <file>', 'wallet file paying the channels (password from $TOPVPN_WALLET_PASSWORD or --password-file)')
+  .option('--budget <n>', 'most this connect may lock in deposits + fees, in base units')
+  .option('--password-file <file>', 'file whose first line is the wallet password')
   .option('--log-level <level>', 'trace|debug|info|warn|error (default info or $TOPVPN_LOG_LEVEL)')
   .option('--pretty', 'human-readable logs')
   .option('--json', 'one JSON object per stdout line')
@@ -172,6 +221,7 @@ program
   .option('--control <path>', `control socket (default ${DEFAULT_CONTROL_PATH})`, DEFAULT_CONTROL_PATH)
   .option('--json', 'print one JSON object')
   .action((o: { control: string; json?: boolean }) => ask('disconnect', o));
+registerClientCommands(program);
 hardenSubcommands(program);
 
 await runProgram(PROG, program, process.argv.slice(2));

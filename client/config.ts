@@ -24,6 +24,13 @@ export interface ConnectFlags {
   killSwitch?: boolean;
   reconnect?: boolean;
   metrics?: string;
+  transport?: string;
+  wsUrl?: string;
+  wsCa?: string;
+  chainRpc?: string;
+  wallet?: string;
+  budget?: string;
+  passwordFile?: string;
   json?: boolean;
   pretty?: boolean;
   logLevel?: string;
@@ -40,10 +47,49 @@ export interface ConnectConfig {
   stateDir: string;
   killSwitch: boolean;
   reconnect: boolean;
+  /** `--transport ws`: reach the entry over this WebSocket URL (wss:// trusting `caFile` if given) instead of UDP. */
+  ws?: { url: string; caFile?: string };
+  /** Relays of the list not in the path that may replace a middle hop that stopped answering (with --reconnect). */
+  spares?: RelaySpec[];
   metrics?: Endpoint;
+  /** Paid circuits (--chain-rpc): every path relay has an address and a price. */
+  payments?: PaymentFlags;
   json: boolean;
   pretty: boolean;
   logLevel?: string;
+}
+
+export interface PaymentFlags {
+  rpcUrl: string;
+  wallet: string;
+  /** Most one connect may lock or spend (new deposits + open fees), base units. */
+  budget: bigint;
+  /** The wallet password is read from this file (else from $TOPVPN_WALLET_PASSWORD). */
+  passwordFile?: string;
+}
+
+/** --chain-rpc, --wallet, --budget (all three or none) and --password-file, checked against the path. */
+export function parsePaymentFlags(f: ConnectFlags, path: RelaySpec[]): PaymentFlags | undefined {
+  const given = [f.chainRpc, f.wallet, f.budget].filter((v) => v !== undefined).length;
+  if (given === 0) {
+    if (f.passwordFile !== undefined) throw new ConfigError('--password-file only makes sense with --chain-rpc');
+    return undefined;
+  }
+  if (given !== 3) throw new ConfigError('paid circuits need --chain-rpc URL, --wallet FILE and --budget N together');
+  let url: URL;
+  try {
+    url = new URL(f.chainRpc!);
+  } catch {
+    throw new ConfigError(`--chain-rpc: "${f.chainRpc}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--chain-rpc: "${f.chainRpc}" must be http(s)://HOST:PORT`);
+  if (!/^\d{1,30}$/.test(f.budget!) || BigInt(f.budget!) === 0n) throw new ConfigError(`--budget: "${f.budget}" must be a positive whole number of base units`);
+  path.forEach((r, i) => {
+    if (r.address === undefined || r.pricePerGiB === undefined) throw new ConfigError(`--chain-rpc: relay ${i + 1} of the path has no "address" and "pricePerGiB" in the relay list`);
+  });
+  const out: PaymentFlags = { rpcUrl: f.chainRpc!, wallet: f.wallet!, budget: BigInt(f.budget!) };
+  if (f.passwordFile !== undefined) out.passwordFile = f.passwordFile;
+  return out;
 }
 
 /**
@@ -66,7 +112,8 @@ export function parseHops(v: string | undefined): number {
 export function parseConnectFlags(f: ConnectFlags): ConnectConfig {
   if (!f.relays) throw new ConfigError('--relays FILE|LIST is required');
   const hops = parseHops(f.hops);
-  const path = choosePath(loadRelays(f.relays), hops);
+  const relays = loadRelays(f.relays);
+  const path = choosePath(relays, hops);
   const controlPath = f.control ?? DEFAULT_CONTROL_PATH;
   let dns: ConnectConfig['dns'] = 'auto';
   if (f.dns === false) dns = 'off';
@@ -94,6 +141,23 @@ export function parseConnectFlags(f: ConnectFlags): ConnectConfig {
     pretty: f.pretty === true,
   };
   if (f.logLevel !== undefined) cfg.logLevel = f.logLevel;
+  const transport = f.transport ?? 'udp';
+  if (transport !== 'udp' && transport !== 'ws') throw new ConfigError(`--transport: "${transport}" must be udp or ws`);
+  if (transport === 'ws') {
+    if (f.wsUrl === undefined || !/^wss?:\/\/[^/\s]+/.test(f.wsUrl)) throw new ConfigError('--transport ws needs --ws-url ws://HOST:PORT or wss://HOST:PORT (the entry relay\'s --ws-listen)');
+    // The kill switch (client/killswitch.ts) only lets UDP to the entry through.
+    if (cfg.killSwitch) throw new ConfigError('--kill-switch does not support --transport ws yet');
+    // Routes keep only the entry's address out of the tunnel: the WebSocket must go to that host.
+    if (new URL(f.wsUrl).hostname !== path[0]!.endpoint.host) throw new ConfigError(`--ws-url: host must be the entry relay's (${path[0]!.endpoint.host})`);
+    cfg.ws = { url: f.wsUrl };
+    if (f.wsCa !== undefined) cfg.ws.caFile = f.wsCa;
+  } else if (f.wsUrl !== undefined || f.wsCa !== undefined) throw new ConfigError('--ws-url/--ws-ca need --transport ws');
+  // Relays of the list outside the path (the exit, listed last, excepted) may replace a dead middle.
+  const inPath = new Set(path.map((r) => Buffer.from(r.publicKey).toString('hex')));
+  const spares = relays.slice(0, -1).filter((r) => !inPath.has(Buffer.from(r.publicKey).toString('hex')));
+  if (spares.length > 0) cfg.spares = spares;
+  const payments = parsePaymentFlags(f, path);
+  if (payments) cfg.payments = payments;
   if (f.metrics !== undefined) {
     try {
       cfg.metrics = parseEndpoint(f.metrics, { allowZeroPort: true });

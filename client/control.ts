@@ -116,7 +116,11 @@ export class ControlServer {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (line.length === 0) continue;
-        chain = chain.then(() => this.handle(line)).then((r) => this.reply(sock, r));
+        // handle() answers every request; the catch keeps one unexpected failure from silencing the connection
+        chain = chain.then(() => this.handle(line)).then(
+          (r) => this.reply(sock, r),
+          (err: unknown) => this.reply(sock, { ok: false, error: `internal error: ${(err as Error).message}` }),
+        );
       }
     });
   }
@@ -135,7 +139,8 @@ export class ControlServer {
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
-    return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (expected "status" or "disconnect")` };
+    const shown = typeof cmd === 'string' ? JSON.stringify(cmd.slice(0, 64)) : typeof cmd;
+    return { ok: false, error: `unknown command ${shown} (expected "status" or "disconnect")` };
   }
 
   private reply(sock: Socket, r: ControlResponse): void {

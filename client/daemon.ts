@@ -23,13 +23,18 @@ import { ObservingRegistry } from '../relay/observing-registry.js';
 import { type CommandRunner, runCommand } from '../relay/system.js';
 import type { UdpTransport } from '../relay/udp.js';
 import { openBindTransport } from '../conn/index.js';
-import { Circuit, CircuitBuildError } from './circuit.js';
+import { Circuit, CircuitBuildError, DEFAULT_LIVENESS } from './circuit.js';
+import { relayKey, repairPath } from './circuit-repath.js';
+import { openWsTransport, WS_INNER_MTU } from './ws-transport.js';
 import { type ClientMetrics, createClientMetrics } from './metrics.js';
 import { ControlError, ControlServer, probe } from './control.js';
 import { checkSafeTarget, DnsManager } from './dns.js';
 import { applyKillSwitch, removeKillSwitch } from './killswitch.js';
 import type { RelaySpec } from './relay-list.js';
 import { RouteManager } from './routes.js';
+import type { ClientPayments } from './payments/client-payments.js';
+import type { HopQuote } from './payments/channels.js';
+import type { HopChannel, PaymentSession } from './payments/session.js';
 
 export class ConnectAbortedError extends Error {
   override readonly name = 'ConnectAbortedError';
@@ -49,8 +54,18 @@ export interface ClientDaemonOptions {
   killSwitch?: boolean;
   /** Rebuild the circuit when it goes down instead of exiting (routes and DNS stay; traffic is dropped meanwhile). */
   reconnect?: boolean;
+  /** Reach the entry over this WebSocket (client/ws-transport.ts) instead of UDP; the inner MTU drops to WS_INNER_MTU. */
+  ws?: { url: string; ca?: Buffer };
+  /** With `reconnect`: relays that may replace a middle hop that stopped answering (client/circuit-repath.ts). */
+  spares?: RelaySpec[];
   /** Serve Prometheus metrics (client/metrics.ts) at http://HOST:PORT/metrics. */
   metrics?: Endpoint;
+  /**
+   * Paid circuits: channels are opened (or reused) per hop before the build, a PaymentSession
+   * binds them after it, IP flows through the session, and disconnect signs the last receipts
+   * and closes the channels (`quotes`: each path relay's chain address and price, entry first).
+   */
+  payments?: { pay: ClientPayments; quotes: HopQuote[] };
   log: Logger;
   clock?: Clock;
   openTun(opts: { name: string; mtu: number }): Tun;
@@ -61,9 +76,21 @@ export interface ClientDaemonOptions {
 export type ClientEvent =
   | ({ event: 'progress' } & Record<string, unknown>)
   | UpEvent
-  | { event: 'reconnecting'; reason: string; attempt: number }
+  | { event: 'reconnecting'; reason: string; attempt: number; deadHop?: number; path?: string[] }
   | { event: 'reconnected'; address: string; buildMs: number; reconnects: number }
-  | { event: 'down'; reason: string; killSwitchKept: boolean };
+  | { event: 'down'; reason: string; killSwitchKept: boolean }
+  | { event: 'channels'; hops: Array<{ channelId: string; relay: string; deposit: string }> }
+  | { event: 'settled'; closeTxs: string[]; channels: SettledChannel[]; error?: string };
+
+/** A paid hop at disconnect: what we promised in the last receipt and what we measured. */
+export interface SettledChannel {
+  channelId: string;
+  relay: string;
+  deposit: string;
+  promised: string;
+  measuredBytes: string;
+  signed: number;
+}
 
 export interface UpEvent {
   event: 'up';
@@ -105,6 +132,8 @@ export interface ClientStatus {
   drops: { tunWrite: number; udpSend: number };
   udp: { datagramsIn: number; datagramsOut: number; bytesIn: number; bytesOut: number };
   circuit?: unknown;
+  /** Paid circuits: the PaymentSession's stats (amounts and byte counts as decimal strings). */
+  payments?: unknown;
 }
 
 interface Sample {
@@ -114,6 +143,13 @@ interface Sample {
 }
 
 const RATE_WINDOW_SAMPLES = 5;
+/** How long disconnect waits for the hops to acknowledge the last receipts. */
+const SETTLE_WAIT_MS = 2_000;
+
+/** A copy of `v` with every bigint as a decimal string (for JSON). */
+function jsonSafe(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)));
+}
 
 export class ClientDaemon {
   readonly done: Promise<void>;
@@ -128,6 +164,11 @@ export class ClientDaemon {
   private tun: Tun | undefined;
   private udp: UdpTransport | undefined;
   private circuit: Circuit | undefined;
+  private session: PaymentSession | undefined;
+  private payHops: HopChannel[] | undefined;
+  /** Per channel of `paySeenFor`: receipts signed and amount promised already counted in metrics. */
+  private paySeen = new Map<string, { signed: number; amount: bigint }>();
+  private paySeenFor: PaymentSession | undefined;
   private state: ClientStatus['state'] = 'building';
   private up: UpEvent | undefined;
   private upAt = 0;
@@ -139,6 +180,9 @@ export class ClientDaemon {
   private killSwitchOn = false;
   private routeMode: 'def1' | 'exclude-entry' | undefined;
   private reconnects = 0;
+  /** The current circuit's relays (a dead middle may be swapped on reconnect). */
+  private path: RelaySpec[];
+  private readonly deadRelays = new Set<string>();
   private address: string | undefined;
   private prefixLen = 32;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -151,7 +195,8 @@ export class ClientDaemon {
     this.log = opts.log;
     this.clock = opts.clock ?? new SystemClock();
     this.run = opts.run ?? runCommand;
-    this.mtu = innerMtu(opts.path.length);
+    this.mtu = opts.ws ? Math.min(WS_INNER_MTU, innerMtu(opts.path.length)) : innerMtu(opts.path.length);
+    this.path = [...opts.path];
     this.routes = new RouteManager({ stateDir: opts.stateDir, log: opts.log, run: this.run });
     this.dnsMgr = new DnsManager({ resolvConf: opts.resolvConf, stateDir: opts.stateDir, log: opts.log });
     this.control = new ControlServer(opts.controlPath, { status: () => this.status(), disconnect: () => this.disconnect('control') }, opts.log);
@@ -190,6 +235,7 @@ export class ClientDaemon {
         // Circuit counters are synced from Circuit.stats() on every scrape.
         const registry = new ObservingRegistry(() => {
           if (this.circuit) this.metrics?.observeCircuit(this.circuit.stats());
+          if (this.session) this.observePayments(this.session);
         });
         this.metrics = createClientMetrics(registry);
         this.metricsServer = await startMetricsServer({ host: opts.metrics.host, port: opts.metrics.port, registry });
@@ -197,18 +243,39 @@ export class ClientDaemon {
       }
       const tun = opts.openTun({ name: opts.tunName, mtu: this.mtu });
       this.tun = tun;
-      this.udp = await openBindTransport({ host: '0.0.0.0', port: 0, log, onDatagram: (p, from) => this.circuit?.onDatagram(p, from) });
+      this.udp = opts.ws
+        ? await openWsTransport({ url: opts.ws.url, entry: entry.endpoint, ...(opts.ws.ca ? { ca: opts.ws.ca } : {}), log, onDatagram: (p, from) => this.circuit?.onDatagram(p, from) })
+        : await openBindTransport({
+        host: '0.0.0.0',
+        port: 0,
+        log,
+        onDatagram: (p, from) => this.circuit?.onDatagram(p, from),
+        // One circuit call (and one TUN write) per socket wake-up; TOPVPN_UDP_BATCH=0 (diagnostics) goes packet by packet.
+        ...(process.env['TOPVPN_UDP_BATCH'] === '0' ? {} : { onBatch: (ps: Buffer[], from: Endpoint[]) => this.circuit?.onDatagrams(ps, from) }),
+      });
       const udp = this.udp;
       this.checkAborted();
       this.routes.checkEntry(entry.endpoint.host, tun.name);
+      if (opts.payments) {
+        emit({ event: 'progress', step: 'channels', hops: opts.payments.quotes.length });
+        this.payHops = await opts.payments.pay.prepare(opts.payments.quotes);
+        emit({ event: 'channels', hops: this.payHops.map((h) => ({ channelId: h.channelId, relay: h.relay ?? '', deposit: h.deposit.toString() })) });
+        this.checkAborted();
+      }
       const circuit = new Circuit(
-        { clock: this.clock, log, send: (to, packet) => udp.send(to, packet) },
+        { clock: this.clock, log, send: (to, packet) => udp.send(to, packet), options: { liveness: DEFAULT_LIVENESS } },
         opts.path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
       );
       this.circuit = circuit;
       emit({ event: 'progress', step: 'building', hops: opts.path.length, entry: formatEndpoint(entry.endpoint) });
       const built = await circuit.build((p: unknown) => emit({ event: 'progress', ...(typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : { detail: p }) }));
       this.checkAborted();
+      if (opts.payments && this.payHops) {
+        this.session = opts.payments.pay.session(circuit, this.payHops, { clock: this.clock, log });
+        await this.session.bind();
+        emit({ event: 'progress', step: 'paid', hops: this.payHops.length });
+        this.checkAborted();
+      }
       this.metrics?.circuitBuilt(built.buildMs / 1000);
       // Configure the TUN with the exit's assignment.
       this.run(['ip', 'addr', 'add', `${built.ipv4}/${built.prefixLen}`, 'dev', tun.name]);
@@ -245,7 +312,7 @@ export class ClientDaemon {
         this.counters.packetsOut += packets.length;
         for (const p of packets) this.counters.bytesOut += p.length;
         // While reconnecting there is no circuit: drop (the inner TCP retransmits).
-        if (this.state === 'up') this.circuit?.sendIp(packets);
+        if (this.state === 'up') (this.session ?? this.circuit)?.sendIp(packets);
       });
       this.wireCircuit(circuit);
       this.address = built.ipv4;
@@ -281,19 +348,21 @@ export class ClientDaemon {
   }
 
   private wireCircuit(circuit: Circuit): void {
-    circuit.onDown((reason) => {
+    circuit.onDown((reason, info) => {
       if (this.closing || circuit !== this.circuit) return;
       if (this.opts.reconnect) {
         this.log.warn({ reason }, 'circuit went down; rebuilding it');
         this.state = 'reconnecting';
-        void this.rebuild(reason, 1);
+        void this.rebuild(reason, 1, info.hop);
         return;
       }
       this.log.error({ reason }, 'circuit went down; restoring routes and DNS');
       this.failure = `circuit down: ${reason}`;
       void this.disconnect(this.failure);
     });
-    circuit.onIp((packets) => {
+    // A paid circuit's session owns circuit.onIp and hands the IP on.
+    const source: { onIp(h: (packets: Buffer[]) => void): void } = this.session ?? circuit;
+    source.onIp((packets) => {
       if (!this.tun || circuit !== this.circuit) return;
       const n = this.tun.write(packets);
       this.counters.packetsIn += packets.length;
@@ -303,13 +372,21 @@ export class ClientDaemon {
   }
 
   /** One reconnect attempt; on failure the next one is scheduled with exponential backoff (1 s … 30 s). */
-  private async rebuild(reason: string, attempt: number): Promise<void> {
+  private async rebuild(reason: string, attempt: number, deadHop?: number): Promise<void> {
     if (this.closing || !this.udp || !this.tun) return;
     const udp = this.udp;
-    this.opts.onEvent?.({ event: 'reconnecting', reason, attempt });
+    // A middle that stopped answering is swapped for a spare (not for paid circuits: their quotes are per path relay).
+    if (deadHop !== undefined && deadHop > 0 && deadHop < this.path.length - 1 && !this.opts.payments) {
+      this.deadRelays.add(relayKey(this.path[deadHop]!));
+      const r = repairPath(this.path, this.opts.spares ?? [], deadHop, this.deadRelays);
+      if (r.replaced) this.log.warn({ hop: deadHop, from: formatEndpoint(r.replaced.from.endpoint), to: formatEndpoint(r.replaced.to.endpoint) }, 'replacing a dead relay');
+      this.path = r.path;
+    }
+    const path = this.path;
+    this.opts.onEvent?.({ event: 'reconnecting', reason, attempt, ...(deadHop !== undefined ? { deadHop } : {}), path: path.map((r) => formatEndpoint(r.endpoint)) });
     const circuit = new Circuit(
-      { clock: this.clock, log: this.log, send: (to, packet) => udp.send(to, packet) },
-      this.opts.path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
+      { clock: this.clock, log: this.log, send: (to, packet) => udp.send(to, packet), options: { liveness: DEFAULT_LIVENESS } },
+      path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
     );
     if (this.metrics && this.circuit) {
       this.metrics.observeCircuit(this.circuit.stats()); // the old circuit's last figures
@@ -319,6 +396,21 @@ export class ClientDaemon {
     try {
       const built = await circuit.build();
       if (this.closing) return;
+      if (this.opts.payments && this.payHops) {
+        // Same channels, resumed from the last receipts ClientPayments remembers (no chain
+        // round trip: while reconnecting, routes still lead into the dead tunnel).
+        const pay = this.opts.payments.pay;
+        this.session?.finish();
+        this.session = undefined;
+        const known = pay.channels();
+        this.payHops = this.payHops.map((h) => {
+          const k = known.find((c) => c.channelId === h.channelId);
+          return k?.lastReceipt ? { ...h, resume: k.lastReceipt } : h;
+        });
+        this.session = pay.session(circuit, this.payHops, { clock: this.clock, log: this.log });
+        await this.session.bind();
+        if (this.closing) return;
+      }
       this.metrics?.circuitBuilt(built.buildMs / 1000);
       this.metrics?.reconnects.inc();
       if (built.ipv4 !== this.address || built.prefixLen !== this.prefixLen) {
@@ -353,6 +445,28 @@ export class ClientDaemon {
   }
 
   /** Throws if disconnect() ran while connect() awaited: nothing more may be set up. */
+
+  /**
+   * Receipts signed and value promised since the last scrape, from the session's cumulative
+   * per-hop figures (a resumed channel's earlier receipts are not counted again). Figures of
+   * a replaced session after its last scrape are not counted.
+   */
+  private observePayments(session: PaymentSession): void {
+    const m = this.metrics;
+    if (!m) return;
+    if (this.paySeenFor !== session) {
+      this.paySeenFor = session;
+      this.paySeen = new Map();
+    }
+    for (const h of session.stats().hops) {
+      const resume = this.payHops?.find((p) => p.channelId === h.channelId)?.resume?.cumulativeAmount ?? 0n;
+      // Before its first receipt a hop's promised amount is where it resumes: nothing spent yet.
+      const seen = this.paySeen.get(h.channelId) ?? { signed: 0, amount: h.signed === 0 ? h.promisedAmount : resume };
+      if (h.signed > seen.signed) m.receiptsSigned.inc(h.signed - seen.signed);
+      if (h.promisedAmount > seen.amount) m.spentValue.inc(Number(h.promisedAmount - seen.amount));
+      this.paySeen.set(h.channelId, { signed: Math.max(seen.signed, h.signed), amount: h.promisedAmount > seen.amount ? h.promisedAmount : seen.amount });
+    }
+  }
   private checkAborted(): void {
     if (this.closing) throw new ConnectAbortedError('disconnected while connecting');
   }
@@ -365,7 +479,7 @@ export class ClientDaemon {
     const u = this.udp?.stats();
     const s: ClientStatus = {
       state: this.state,
-      path: this.opts.path.map((r) => ({ endpoint: formatEndpoint(r.endpoint), publicKey: toHex(r.publicKey) })),
+      path: this.path.map((r) => ({ endpoint: formatEndpoint(r.endpoint), publicKey: toHex(r.publicKey) })),
       reconnects: this.reconnects,
       hops: this.opts.path.length,
       tun: this.opts.tunName,
@@ -386,6 +500,7 @@ export class ClientDaemon {
       s.buildMs = this.up.buildMs;
     }
     if (this.circuit) s.circuit = this.circuit.stats();
+    if (this.session) s.payments = jsonSafe(this.session.stats());
     return s;
   }
 
@@ -399,9 +514,11 @@ export class ClientDaemon {
       // A kill switch stays when the tunnel failed on its own (fail closed, as after kill -9);
       // only an asked-for disconnect (control, signal) removes it.
       const keep = this.failure !== undefined && this.killSwitchOn;
+      if (this.session) await this.finishSession();
       this.releaseSync(keep);
       await this.udp?.close();
       await this.metricsServer?.close();
+      if (this.opts.payments) await this.closeChannels();
       this.state = 'down';
       if (keep) this.log.warn('kill switch left active: all traffic is blocked until `topvpn reset` or the next connect');
       this.opts.onEvent?.({ event: 'down', reason, killSwitchKept: keep });
@@ -411,6 +528,47 @@ export class ClientDaemon {
       });
     })();
     return this.closing;
+  }
+
+  /**
+   * Signs the last receipt of every hop and waits (at most SETTLE_WAIT_MS) until every hop
+   * acknowledged its latest receipt, so the relays can claim all they carried.
+   */
+  private async finishSession(): Promise<void> {
+    const session = this.session!;
+    session.finish();
+    const acked = (): boolean =>
+      session.stats().hops.every((h, i) => {
+        const last = session.signer(i)?.lastReceipt;
+        return last === null || last === undefined || h.bestAckedSeq >= last.receipt.seq;
+      });
+    const end = Date.now() + SETTLE_WAIT_MS;
+    while (!acked() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    if (!acked()) this.log.warn('not every hop acknowledged the last receipt');
+  }
+
+  /** Closes the channels of this run (the relays claim inside the challenge window; the rest is refunded on finalize). */
+  private async closeChannels(): Promise<void> {
+    const pay = this.opts.payments!.pay;
+    const hops = this.payHops ?? [];
+    const st = this.session?.stats();
+    const channels: SettledChannel[] = hops.map((h, i) => ({
+      channelId: h.channelId,
+      relay: h.relay ?? '',
+      deposit: h.deposit.toString(),
+      promised: (st?.hops[i]?.promisedAmount ?? 0n).toString(),
+      measuredBytes: (st?.hops[i]?.measuredBytes ?? 0n).toString(),
+      signed: st?.hops[i]?.signed ?? 0,
+    }));
+    try {
+      pay.release(hops);
+      const closeTxs = await pay.cleanup();
+      this.log.info({ closeTxs: closeTxs.length }, 'payment channels closed');
+      this.opts.onEvent?.({ event: 'settled', closeTxs, channels });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'closing payment channels failed');
+      this.opts.onEvent?.({ event: 'settled', closeTxs: [], channels, error: (err as Error).message });
+    }
   }
 
   /** Synchronous best-effort release of routes, DNS and TUN (fatal-error paths); a kill switch stays. */

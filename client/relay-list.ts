@@ -1,6 +1,8 @@
 /**
  * The `--relays FILE|LIST` argument of `topvpn connect`.
- * FILE: a JSON array [{"endpoint":"198.18.0.11:51820","publicKey":"hex"}, ...] in path order.
+ * FILE: a JSON array [{"endpoint":"198.18.0.11:51820","publicKey":"hex"}, ...] in path order;
+ * for paid circuits each entry also has "address" (the relay's chain address, 64 hex) and
+ * "pricePerGiB" (base units per GiB, a decimal string or integer).
  * LIST: "host:port@pubhex,host:port@pubhex,...".
  * Path choice for `--hops N`: the list's LAST relay is the exit; the first N−1 entries are
  * entry (and middle). So a list of exactly N relays is used as written.
@@ -11,6 +13,10 @@ import { AddressError, type Endpoint, formatEndpoint, parseEndpoint } from '../r
 export interface RelaySpec {
   endpoint: Endpoint;
   publicKey: Uint8Array;
+  /** The relay's chain address (lowercase hex Ed25519 public key); needed to pay it. */
+  address?: string;
+  /** The relay's price in base units per GiB; needed to pay it. */
+  pricePerGiB?: bigint;
 }
 
 export class RelayListError extends Error {
@@ -32,6 +38,12 @@ function parseEp(v: unknown, where: string): Endpoint {
     if (err instanceof AddressError) throw new RelayListError(`${where}: ${err.message}`);
     throw err;
   }
+}
+
+function parsePrice(v: unknown, where: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'string' && /^\d{1,30}$/.test(v)) return BigInt(v);
+  throw new RelayListError(`${where}: pricePerGiB must be a non-negative integer (base units per GiB)`);
 }
 
 /** Parses the LIST form. */
@@ -60,7 +72,13 @@ export function parseRelayJson(text: string, source: string): RelaySpec[] {
     const where = `${source}[${i}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RelayListError(`${where}: expected an object`);
     const rec = item as Record<string, unknown>;
-    return { endpoint: parseEp(rec.endpoint, where), publicKey: parseKey(rec.publicKey, where) };
+    const spec: RelaySpec = { endpoint: parseEp(rec.endpoint, where), publicKey: parseKey(rec.publicKey, where) };
+    if (rec.address !== undefined) {
+      if (typeof rec.address !== 'string' || !/^[0-9a-fA-F]{64}$/.test(rec.address)) throw new RelayListError(`${where}: address must be 64 hex characters (a chain address)`);
+      spec.address = rec.address.toLowerCase();
+    }
+    if (rec.pricePerGiB !== undefined) spec.pricePerGiB = parsePrice(rec.pricePerGiB, where);
+    return spec;
   });
 }
 

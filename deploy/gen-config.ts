@@ -143,10 +143,34 @@ export function committeesOf(cfg: DeployConfig): { shards: string[][]; auditors:
   return { shards, auditors };
 }
 
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Most shards a config may ask for (each needs its own validators). */
+export const MAX_SHARDS = 64;
+
+/** The JSON shape validateDeployConfig relies on (a config file may hold any JSON value). */
+function checkShape(cfg: unknown): void {
+  if (!isObj(cfg)) throw new DeployConfigError('config: not a JSON object');
+  for (const k of ['prometheus', 'grafana', 'compose', 'k8s'] as const) if (!isObj(cfg[k])) throw new DeployConfigError(`${k}: object required`);
+  for (const k of ['validators', 'relays'] as const) {
+    const list = cfg[k];
+    if (!Array.isArray(list) || !list.every(isObj)) throw new DeployConfigError(`${k}: list of objects required`);
+  }
+  for (const r of cfg.relays as unknown[]) {
+    const o = r as Record<string, unknown>;
+    if (o.exit !== undefined && !isObj(o.exit)) throw new DeployConfigError(`${String(o.name)}: exit must be an object`);
+    if (isObj(o.exit) && o.exit.allow !== undefined && !Array.isArray(o.exit.allow)) throw new DeployConfigError(`${String(o.name)}: exit.allow must be a list`);
+    if (o.extraArgs !== undefined && !Array.isArray(o.extraArgs)) throw new DeployConfigError(`${String(o.name)}: extraArgs must be a list`);
+  }
+  for (const [k, v] of [['image', cfg.image], ['logLevel', cfg.logLevel], ['k8s.storageSize', (cfg.k8s as Record<string, unknown>).storageSize]] as const) {
+    if (typeof v !== 'string') throw new DeployConfigError(`${k}: string required`);
+  }
+}
+
 /** Throws DeployConfigError on the first inconsistency; returns the config unchanged. */
 export function validateDeployConfig(cfg: DeployConfig): DeployConfig {
+  checkShape(cfg);
   if (typeof cfg.chainId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(cfg.chainId)) throw new DeployConfigError('chainId: letters, digits, . _ - only');
-  if (!Number.isInteger(cfg.shards) || cfg.shards < 1) throw new DeployConfigError('shards must be an integer ≥ 1');
+  if (!Number.isInteger(cfg.shards) || cfg.shards < 1 || cfg.shards > MAX_SHARDS) throw new DeployConfigError(`shards must be an integer in 1..${MAX_SHARDS}`);
   for (const [k, v] of [['installDir', cfg.installDir], ['nodeBin', cfg.nodeBin], ['dataRoot', cfg.dataRoot], ['configRoot', cfg.configRoot]] as const) {
     if (typeof v !== 'string' || !v.startsWith('/') || /\s/.test(v)) throw new DeployConfigError(`${k}: absolute path without spaces required`);
   }

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../common/paths.js';
-import { DEFAULT_DEPLOY_CONFIG, validateDeployConfig, type DeployConfig } from './gen-config.js';
+import { DEFAULT_DEPLOY_CONFIG, DeployConfigError, validateDeployConfig, type DeployConfig } from './gen-config.js';
 import { renderDocker } from './gen-docker.js';
 import { bootstrap, genesisFor, TARGETS, type Target } from './gen-genesis.js';
 import { renderK8s } from './gen-k8s.js';
@@ -68,7 +68,13 @@ export function deployDir(): string {
 
 export function loadConfig(file: string | undefined): DeployConfig {
   if (!file) return DEFAULT_DEPLOY_CONFIG;
-  return validateDeployConfig(JSON.parse(readFileSync(file, 'utf8')) as DeployConfig);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new DeployConfigError(`${file}: ${(e as Error).message}`);
+  }
+  return validateDeployConfig(raw as DeployConfig);
 }
 
 function flag(argv: string[], name: string): string | undefined {

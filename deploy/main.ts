@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 /**
- * `npm start`: brings up the local testnet (prefix "tvs", one network namespace per host,
- * see deploy/testnet.ts), starts the relays, connects the client through `--hops` of them,
- * pushes real traffic for `--duration` seconds (an HTTP download, then iperf3) from the
- * client namespace, prints progress and a live summary on stderr, tears everything down
- * (also on Ctrl-C: the first stops the traffic early, a second one forces teardown) and
- * prints one JSON summary as the last line of stdout.
- * Exit code: 0 if traffic went through the tunnel, 1 otherwise, 2 on bad flags, 130 if
- * interrupted.
- * (First version: no chain, no payments yet.)
+ * `npm start`: pay per byte, end to end, on one machine. Brings up the local testnet (prefix
+ * "tvs", one network namespace per host, see deploy/testnet.ts) with a chain host running a
+ * devnet (`--shards` × `--group` validators + auditors, deploy/chain-net.ts), registers the
+ * relays on chain (deposit + price; their accounts and the client's are funded at genesis),
+ * starts them paid (--chain-rpc), connects the client through `--hops` of them paying (one
+ * channel per hop), pushes real traffic for `--duration` seconds (an HTTP download, then
+ * iperf3) with a live summary (throughput, hops, receipts, claims) on stderr, then settles:
+ * the client closes its channels, the relays' watchtowers and shutdown claims claim, the
+ * challenge window passes, the payer finalizes (refund), and the supply is checked on every
+ * node. The last stdout line is one JSON object:
+ *   {"client_bytes","relay_bytes":[…],"paid","claimed","burned","refunded","claim_txs","supply_ok"}
+ * (token amounts as decimal strings of base units), plus details on the lines before it.
+ * `--no-chain` runs the unpaid network of the first version.
+ * Ctrl-C: the first stops the traffic early (settlement still runs), a second forces teardown.
+ * Exit code: 0 if traffic went through the tunnel (and, paid, settled with the supply intact),
+ * 1 otherwise, 2 on bad flags, 130 if interrupted.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { inetUrl, Testnet } from './testnet.js';
-import { connectClient, startRelays, topvpnBuilt, type ClientSession } from './topvpn.js';
+import { connectClient, startRelays, topvpnBuilt, type ClientSession, type RelayNode } from './topvpn.js';
 import { MAX_RELAYS } from './topology.js';
 import { httpDownload, startIperf, type IperfInterval, type IperfRun } from './traffic.js';
+import { connectPaid, settle, startPaidNetwork, summaryJson, type PaidNetwork, type Settlement } from './paid-network.js';
+import { DEFAULT_BUDGET, DEFAULT_PRICE_PER_GIB } from './economy.js';
 
 interface Summary {
   hops: number;
@@ -39,22 +48,45 @@ function intArg(min: number, max: number) {
   };
 }
 
+function baseUnits(v: string): bigint {
+  if (!/^\d{1,30}$/.test(v)) throw new InvalidArgumentError('must be a whole number of base units');
+  return BigInt(v);
+}
+
 const program = new Command()
   .name('topvpn-testnet')
-  .description('Local topvpn network in network namespaces, with real traffic through a circuit')
-  .option('--duration <s>', 'seconds of traffic', intArg(3, 3600), 15)
+  .description('Local topvpn network in network namespaces: a devnet chain, paid relays, a paying client and real traffic')
+  .option('--duration <s>', 'seconds of traffic', intArg(3, 3600), 20)
   .option('--relays <n>', 'relay hosts (the last is the exit)', intArg(1, MAX_RELAYS), 3)
   .option('--hops <n>', 'circuit length', intArg(1, 3), 3)
   .option('--prefix <p>', 'network namespace name prefix', 'tvs')
   .option('--download-mb <n>', 'size of the HTTP download (MiB)', intArg(1, 4096), 32)
+  .option('--shards <n>', 'devnet shards', intArg(1, 4), 2)
+  .option('--group <n>', 'validators per shard (and auditors)', intArg(1, 7), 4)
+  .option('--price-per-gib <n>', 'relay price, base units per GiB', baseUnits, DEFAULT_PRICE_PER_GIB)
+  .option('--budget <n>', 'client budget (deposits + open fees), base units', baseUnits, DEFAULT_BUDGET)
+  .option('--no-chain', 'no chain and no payments (the unpaid network)')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 program.parse();
-const opts = program.opts<{ duration: number; relays: number; hops: number; prefix: string; downloadMb: number }>();
+const opts = program.opts<{ duration: number; relays: number; hops: number; prefix: string; downloadMb: number; shards: number; group: number; pricePerGib: bigint; budget: bigint; chain: boolean }>();
 
 const say = (m: string): void => {
   process.stderr.write(`[topvpn] ${m}\n`);
 };
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+interface PayLive {
+  receipts: number;
+  acked: number;
+  held: number;
+}
+
+/** Receipts signed / acknowledged over all hops, from `topvpn status`. */
+function payLive(st: Record<string, unknown>): PayLive {
+  const p = st['payments'] as { held?: number; hops?: Array<{ signed?: number; bestAckedSeq?: number }> } | undefined;
+  const hops = p?.hops ?? [];
+  return { receipts: hops.reduce((a, h) => a + (h.signed ?? 0), 0), acked: hops.reduce((a, h) => a + (h.bestAckedSeq ?? 0), 0), held: p?.held ?? 0 };
+}
 
 async function main(): Promise<number> {
   if (opts.hops > opts.relays) {
@@ -79,17 +111,20 @@ async function main(): Promise<number> {
     interrupted: false,
   };
   let net: Testnet | undefined;
+  let pn: PaidNetwork | undefined;
   let iperf: IperfRun | undefined;
+  let settlement: Settlement | undefined;
+  let clientBytes = 0;
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupts++;
     summary.interrupted = true;
     if (interrupts === 1) {
-      say(`${sig}: stopping traffic and tearing down (again to force)`);
+      say(`${sig}: stopping traffic${pn ? ', then settling' : ''} and tearing down (again to force)`);
       iperf?.proc.signal('SIGINT');
     } else {
       say(`${sig}: forcing teardown`);
-      void (net?.teardown() ?? Promise.resolve()).finally(() => process.exit(130));
+      void (pn?.chain.stop() ?? Promise.resolve()).finally(() => void (net?.teardown() ?? Promise.resolve()).finally(() => process.exit(130)));
     }
   };
   process.on('SIGINT', onSignal);
@@ -97,63 +132,111 @@ async function main(): Promise<number> {
 
   const t0 = Date.now();
   try {
-    say(`building testnet: prefix ${opts.prefix}, ${opts.relays} relays, client, inet`);
-    net = await Testnet.create({ prefix: opts.prefix, relays: opts.relays, handleSignals: false, onProgress: say });
+    say(`building testnet: prefix ${opts.prefix}, ${opts.relays} relays, client, inet${opts.chain ? ', chain' : ''}`);
+    net = await Testnet.create({ prefix: opts.prefix, relays: opts.relays, handleSignals: false, onProgress: say, chain: opts.chain });
     if (summary.interrupted) return 1;
-    const relays = await startRelays(net);
-    say(`relays up: ${relays.map((r) => `${r.host.name}${r.exit ? '(exit)' : ''}@${r.endpoint} ${r.publicKey.slice(0, 8)}…`).join(', ')}`);
+    let relays: RelayNode[];
+    let fromHeight = 0;
+    if (opts.chain) {
+      pn = await startPaidNetwork(net, { shards: opts.shards, group: opts.group, pricePerGiB: opts.pricePerGib, budget: opts.budget, onProgress: say });
+      relays = pn.relays;
+      fromHeight = await pn.chain.finalHeight(pn.chain.urls[0]!, pn.payerChain);
+    } else {
+      relays = await startRelays(net);
+    }
+    say(`relays up: ${relays.map((r) => `${r.host.name}${r.exit ? '(exit)' : ''}@${r.endpoint} ${r.publicKey.slice(0, 8)}…${r.address ? ` paid to ${r.address.slice(0, 8)}…` : ''}`).join(', ')}`);
     if (summary.interrupted) return 1;
-    const session: ClientSession = await connectClient(net, relays, { hops: opts.hops });
+    if (pn) say(`client ${pn.wallet.address.slice(0, 12)}… opens one channel per hop (budget ${opts.budget} base units), then builds the circuit`);
+    const session: ClientSession = pn ? await connectPaid(pn, opts.hops) : await connectClient(net, relays, { hops: opts.hops });
     summary.build_ms = round(session.up.buildMs);
     summary.client_address = session.up.address;
-    say(`circuit up: ${session.up.hops} hops in ${round(session.up.buildMs)} ms, client inner address ${session.up.address}`);
+    say(`circuit up${pn ? ' and paid' : ''}: ${session.up.hops} hops in ${round(session.up.buildMs)} ms, client inner address ${session.up.address}`);
+
+    let live: PayLive = { receipts: 0, acked: 0, held: 0 };
+    const poll = pn
+      ? setInterval(() => {
+          void session.status().then(
+            (st) => (live = payLive(st)),
+            () => undefined,
+          );
+        }, 2000)
+      : undefined;
+    const liveTail = (): string => (pn ? ` | receipts ${live.receipts} signed, ${live.acked} acked | claims ${pn.claimsSeen()}` : '');
 
     const trafficStart = Date.now();
-    const ip = JSON.parse((await net.exec(net.client, ['curl', '-sS', '--fail', '--max-time', '10', inetUrl('/ip')])).stdout) as { remote?: string };
-    summary.exit_seen_as = ip.remote ?? null;
-    const exitIp = net.host('exit').ip;
-    say(`inet sees the client as ${ip.remote} (exit relay is ${exitIp})`);
-    if (!summary.interrupted) {
-      const dl = await httpDownload(net, net.client, inetUrl(`/bytes/${opts.downloadMb * 1024 * 1024}`));
-      summary.http_ok = ip.remote === exitIp && dl.bytes === opts.downloadMb * 1024 * 1024;
-      summary.http_mbps = round(dl.mbps);
-      summary.bytes += dl.bytes;
-      say(`HTTP download: ${dl.bytes} B in ${round(dl.seconds, 2)} s = ${round(dl.mbps)} Mbit/s through ${opts.hops} hops`);
-    }
-    const left = Math.max(2, Math.round(opts.duration - (Date.now() - trafficStart) / 1000));
-    if (!summary.interrupted) {
-      say(`iperf3 for ${left} s …`);
-      let total = summary.bytes;
-      iperf = startIperf(net, net.client, left, (iv: IperfInterval) => {
-        total += iv.bytes;
-        say(`[${iv.end.toFixed(0).padStart(3)} s] ${round(iv.mbps).toString().padStart(7)} Mbit/s | hops ${opts.hops} | circuit build ${summary.build_ms} ms | ${round(total / 1e6)} MB carried`);
-      });
-      const sum = await iperf.done;
-      summary.iperf_mbps = round(sum.mbps);
-      summary.bytes += Math.round(sum.bytes);
-      say(`iperf3: ${round(sum.mbps)} Mbit/s over ${round(sum.end - sum.start)} s`);
+    try {
+      const ip = JSON.parse((await net.exec(net.client, ['curl', '-sS', '--fail', '--max-time', '10', inetUrl('/ip')])).stdout) as { remote?: string };
+      summary.exit_seen_as = ip.remote ?? null;
+      const exitIp = net.host('exit').ip;
+      say(`inet sees the client as ${ip.remote} (exit relay is ${exitIp})`);
+      if (!summary.interrupted) {
+        const dl = await httpDownload(net, net.client, inetUrl(`/bytes/${opts.downloadMb * 1024 * 1024}`));
+        summary.http_ok = ip.remote === exitIp && dl.bytes === opts.downloadMb * 1024 * 1024;
+        summary.http_mbps = round(dl.mbps);
+        summary.bytes += dl.bytes;
+        say(`HTTP download: ${dl.bytes} B in ${round(dl.seconds, 2)} s = ${round(dl.mbps)} Mbit/s through ${opts.hops} hops`);
+      }
+      const left = Math.max(2, Math.round(opts.duration - (Date.now() - trafficStart) / 1000));
+      if (!summary.interrupted) {
+        say(`iperf3 for ${left} s …`);
+        let total = summary.bytes;
+        iperf = startIperf(net, net.client, left, (iv: IperfInterval) => {
+          total += iv.bytes;
+          say(`[${iv.end.toFixed(0).padStart(3)} s] ${round(iv.mbps).toString().padStart(7)} Mbit/s | hops ${opts.hops} | ${round(total / 1e6)} MB carried${liveTail()}`);
+        });
+        const sum = await iperf.done;
+        summary.iperf_mbps = round(sum.mbps);
+        summary.bytes += Math.round(sum.bytes);
+        say(`iperf3: ${round(sum.mbps)} Mbit/s over ${round(sum.end - sum.start)} s`);
+      }
+    } finally {
+      if (poll) clearInterval(poll);
     }
     summary.duration_s = round((Date.now() - trafficStart) / 1000);
     try {
       const { path: _path, ...st } = await session.status();
-      say(`client status: ${JSON.stringify(st).slice(0, 400)}`);
+      clientBytes = Number(st['bytesIn'] ?? 0) + Number(st['bytesOut'] ?? 0);
+      if (pn) {
+        live = payLive(st);
+        say(`client: ${round(clientBytes / 1e6)} MB through the tunnel, ${live.receipts} receipts signed, ${live.held} packets held for payment`);
+      } else say(`client status: ${JSON.stringify(st).slice(0, 400)}`);
     } catch (err) {
       say(`client status failed: ${(err as Error).message}`);
     }
-    const d = await session.disconnect();
-    say(`client disconnected (exit code ${d.exit.code})`);
+    if (pn) {
+      settlement = await settle(pn, session, fromHeight, say);
+      for (const c of settlement.channels) {
+        say(`channel ${c.channelId.slice(0, 12)}… relay ${c.relay.slice(0, 8)}…: deposit ${c.deposit}, promised ${c.promised}, claimed ${c.claimed} for ${c.claimedBytes} B, refunded ${c.refunded} (${c.status})`);
+      }
+      say(`claims submitted by the relays: ${Object.entries(pn.claimReasons()).map(([r, n]) => `${n} ${r}`).join(', ') || 'none'}`);
+      for (const k of settlement.claims) say(`claim at ${pn.payerChain}#${k.height} by ${k.relay.slice(0, 8)}…: ${k.delta} paid, ${k.burn} burned, fee ${k.fee}`);
+      for (const r of settlement.relays) say(`relay ${r.host}: served ${r.servedBytes} B on paid circuits, receipted ${r.receiptedBytes} B (exit code ${r.exitCode})`);
+      say(`supply invariant per node: ${settlement.supply.map((ok) => (ok ? 'ok' : 'BROKEN')).join(' ')}`);
+    } else {
+      const d = await session.disconnect();
+      say(`client disconnected (exit code ${d.exit.code})`);
+    }
   } catch (err) {
     summary.error = (err as Error).message.split('\n')[0] ?? 'error';
     say(`failed: ${(err as Error).message}`);
   } finally {
+    await pn?.chain.stop();
     await net?.teardown();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
   say(`done in ${round((Date.now() - t0) / 1000)} s`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (opts.chain) {
+    const last = settlement
+      ? summaryJson(settlement, clientBytes)
+      : { client_bytes: clientBytes, relay_bytes: [], paid: '0', claimed: '0', burned: '0', refunded: '0', claim_txs: 0, supply_ok: false };
+    process.stdout.write(`${JSON.stringify(last)}\n`);
+  }
   if (summary.interrupted) return 130;
-  return summary.http_ok && summary.iperf_mbps !== null ? 0 : 1;
+  const trafficOk = summary.http_ok && summary.iperf_mbps !== null;
+  if (!opts.chain) return trafficOk ? 0 : 1;
+  return trafficOk && settlement !== undefined && settlement.supply.every(Boolean) ? 0 : 1;
 }
 
 main().then(

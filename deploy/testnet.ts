@@ -74,6 +74,8 @@ export interface TestnetOptions {
   handleSignals?: boolean;
   /** Progress messages (default: none). */
   onProgress?: (msg: string) => void;
+  /** Add the chain host `<prefix>-chain` (198.18.0.200/24) for devnet nodes (deploy/chain-net.ts). */
+  chain?: boolean;
 }
 
 export interface CaptureResult<T> {
@@ -113,7 +115,7 @@ export class Testnet {
     const stale = await cleanupStale(opts.prefix);
     const progress = opts.onProgress ?? (() => {});
     if (stale.length > 0) progress(`removed stale namespaces: ${stale.join(' ')}`);
-    const net = new Testnet(opts.prefix, planTopology(opts.relays ?? 3), progress);
+    const net = new Testnet(opts.prefix, planTopology(opts.relays ?? 3, { chain: opts.chain === true }), progress);
     net.installHandlers(opts.handleSignals ?? true);
     try {
       await net.build();

@@ -12,6 +12,8 @@ export const TESTNET_CIDR = '198.18.0.0/15';
 export const EXIT_POOL_CIDR = '198.19.0.0/24';
 export const CLIENT_IP = `${UNDERLAY_PREFIX}.10`;
 export const INET_IP = `${UNDERLAY_PREFIX}.100`;
+/** The chain host (devnet nodes, all in one namespace), when the testnet has one. */
+export const CHAIN_IP = `${UNDERLAY_PREFIX}.200`;
 export const RELAY_BASE = 11;
 export const MAX_RELAYS = 80;
 export const RELAY_PORT = 51820;
@@ -22,7 +24,7 @@ export class TopologyError extends Error {
   override readonly name = 'TopologyError';
 }
 
-export type Role = 'client' | 'relay' | 'inet';
+export type Role = 'client' | 'relay' | 'inet' | 'chain';
 
 export interface HostPlan {
   /** Short host name, also the namespace suffix: `<prefix>-<name>`. */
@@ -40,12 +42,13 @@ export function relayNames(n: number): string[] {
   return ['entry', ...Array.from({ length: n - 2 }, (_, i) => `middle${i + 1}`), 'exit'];
 }
 
-/** Hosts in creation order: client, relays (entry first), inet. */
-export function planTopology(relays: number): HostPlan[] {
+/** Hosts in creation order: client, relays (entry first), inet, and the chain host with `chain`. */
+export function planTopology(relays: number, opts: { chain?: boolean } = {}): HostPlan[] {
   return [
     { name: 'client', role: 'client', ip: CLIENT_IP },
     ...relayNames(relays).map((name, i): HostPlan => ({ name, role: 'relay', ip: `${UNDERLAY_PREFIX}.${RELAY_BASE + i}` })),
     { name: 'inet', role: 'inet', ip: INET_IP },
+    ...(opts.chain ? [{ name: 'chain', role: 'chain', ip: CHAIN_IP } satisfies HostPlan] : []),
   ];
 }
 

@@ -37,12 +37,17 @@ export interface RelayNode {
   keyFile: string;
   exit: boolean;
   proc: Proc;
+  /** Paid relays: the chain address claims are paid to and the price (base units per GiB). */
+  address?: string;
+  pricePerGiB?: bigint;
 }
 
 /** One entry of the client's --relays file. */
 export interface RelayEntry {
   endpoint: string;
   publicKey: string;
+  address?: string;
+  pricePerGiB?: bigint;
 }
 
 export interface UpEvent {
@@ -68,6 +73,11 @@ export interface RelayOptions {
   /** Extra CLI args appended to `start`. */
   extraArgs?: string[];
   timeoutMs?: number;
+  /** Pre-made relay key file (X25519, `toprelay keygen`) and its public key; made here if absent. */
+  key?: { file: string; publicKey: string };
+  /** Paid relay: its chain address and price (the daemon gets them through extraArgs). */
+  address?: string;
+  pricePerGiB?: bigint;
 }
 
 /** argv of `relay start` for a host (the exit gets NAT to its eth0, pool and policy). */
@@ -78,20 +88,26 @@ export function relayStartArgs(host: Host, keyFile: string, exit: boolean): stri
 }
 
 export async function startRelay(net: Testnet, host: Host, opts: RelayOptions = {}): Promise<RelayNode> {
-  const keyFile = join(net.dir, `${host.name}.key.json`);
-  const publicKey = await keygen(net, host, keyFile);
+  const keyFile = opts.key?.file ?? join(net.dir, `${host.name}.key.json`);
+  const publicKey = opts.key?.publicKey ?? (await keygen(net, host, keyFile));
   const exit = opts.exit ?? false;
   const proc = net.spawn(host, [node, distBin(RELAY_CLI), ...relayStartArgs(host, keyFile, exit), ...(opts.extraArgs ?? [])], {
     label: `${host.name}:relay`,
   });
   await proc.waitForEvent('listening', opts.timeoutMs ?? 20_000);
-  return { host, endpoint: `${host.ip}:${RELAY_PORT}`, publicKey, keyFile, exit, proc };
+  const rn: RelayNode = { host, endpoint: `${host.ip}:${RELAY_PORT}`, publicKey, keyFile, exit, proc };
+  if (opts.address !== undefined) rn.address = opts.address;
+  if (opts.pricePerGiB !== undefined) rn.pricePerGiB = opts.pricePerGiB;
+  return rn;
 }
 
-/** Starts a relay on every relay host (in parallel); the last one (host "exit") is the exit. */
-export async function startRelays(net: Testnet, opts: { timeoutMs?: number } = {}): Promise<RelayNode[]> {
+/**
+ * Starts a relay on every relay host (in parallel); the last one (host "exit") is the exit.
+ * `each(host, i)` adds per-relay options (e.g. the payment flags of paid relays).
+ */
+export async function startRelays(net: Testnet, opts: { timeoutMs?: number; each?: (host: Host, i: number) => RelayOptions } = {}): Promise<RelayNode[]> {
   const hosts = net.relays;
-  return Promise.all(hosts.map((h, i) => startRelay(net, h, { exit: i === hosts.length - 1, timeoutMs: opts.timeoutMs })));
+  return Promise.all(hosts.map((h, i) => startRelay(net, h, { ...(opts.each?.(h, i) ?? {}), exit: i === hosts.length - 1, timeoutMs: opts.timeoutMs })));
 }
 
 /** The relays of a `hops`-long circuit, entry first, ending at the exit relay. */
@@ -106,7 +122,13 @@ export function circuitPath(relays: readonly RelayNode[], hops: number): RelayNo
 /** Writes a --relays file for `path` (entry first); returns its path. */
 export function writeRelayList(net: Testnet, path: readonly RelayEntry[], name = `relays-${path.length}.json`): string {
   const file = join(net.dir, name);
-  writeFileSync(file, JSON.stringify(path.map((r) => ({ endpoint: r.endpoint, publicKey: r.publicKey })), null, 2));
+  const entry = (r: RelayEntry): Record<string, string> => ({
+    endpoint: r.endpoint,
+    publicKey: r.publicKey,
+    ...(r.address !== undefined ? { address: r.address } : {}),
+    ...(r.pricePerGiB !== undefined ? { pricePerGiB: r.pricePerGiB.toString() } : {}),
+  });
+  writeFileSync(file, JSON.stringify(path.map(entry), null, 2));
   return file;
 }
 

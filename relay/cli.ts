@@ -5,11 +5,13 @@
  *   toprelay start --listen HOST:PORT --key FILE [--exit] [--exit-pool CIDR] [--exit-allow CIDR[,CIDR]]
  *                  [--exit-policy FILE] [--egress IFACE] [--dns IP] [--tun NAME] [--nft-table NAME] [--metrics HOST:PORT] [--region R]
  *                  [--log-level L] [--stats-interval SEC] [--pretty] [--json]
+ *                  [--chain-rpc URL --node-key FILE --price-per-gib N [--claim-fee N]]   (paid relaying)
  * `start` runs in the foreground, logs pino JSON to stderr, prints one JSON line
  * {"event":"listening",...} on stdout when ready, and on SIGTERM/SIGINT stops cleanly
  * (removes its TUN and nft table) and exits 0. Exit codes: 0 ok, 1 runtime failure, 2 usage.
  */
 import { createLogger } from '../common/log.js';
+import { registerRelayCommands, startRelayControl } from './commands/index.js';
 import { openLinuxTun } from '../tun/linux.js';
 import { failAndExit, hardenSubcommands, newProgram, printJson, runProgram } from './cli-util.js';
 import { parseRelayStartFlags, type RelayStartFlags } from './config.js';
@@ -51,7 +53,8 @@ async function start(flags: RelayStartFlags): Promise<void> {
     log.info({ signal }, 'stopping');
     daemon.stop().then(
       () => {
-        if (cfg.json) printJson({ event: 'stopped', signal });
+        const pay = daemon.stats().payments;
+        if (cfg.json) printJson({ event: 'stopped', signal, ...(pay ? { payments: pay } : {}) });
         log.flush();
         process.exit(0);
       },
@@ -85,6 +88,7 @@ async function start(flags: RelayStartFlags): Promise<void> {
     failAndExit(PROG, err, cfg.json);
   }
   printJson(listening);
+  await startRelayControl(flags, daemon, log);
 }
 
 const program = newProgram(PROG, 'run a topvpn relay (entry, middle or exit)');
@@ -111,10 +115,18 @@ program
   .option('--log-level <level>', 'trace|debug|info|warn|error (default info or $TOPVPN_LOG_LEVEL)')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (port 0 = any free port)')
   .option('--region <name>', 'operator-declared region, a metrics label (e.g. eu)')
+  .option('--ws-listen <host:port>', 'also accept clients over WebSocket here (one packet per binary message)')
+  .option('--ws-cert <file>', 'PEM certificate: serve wss:// (with --ws-key)')
+  .option('--ws-key <file>', 'PEM private key of --ws-cert')
+  .option('--chain-rpc <url>', 'paid relaying: chain node JSON-RPC URL (needs --node-key and --price-per-gib)')
+  .option('--node-key <file>', 'the relay\'s chain key file (topchain keys new): signs claims, is paid')
+  .option('--price-per-gib <n>', 'price in base units per GiB carried')
+  .option('--claim-fee <n>', 'claim tx fee in base units (default: the chain minimum, 10000)')
   .option('--stats-interval <sec>', 'log circuit/traffic stats every SEC seconds, 0 = never (default 60)')
   .option('--pretty', 'human-readable logs')
   .option('--json', 'errors as JSON on stdout too; a {"event":"stopped"} line on stop')
   .action(start);
+registerRelayCommands(program);
 hardenSubcommands(program);
 
 await runProgram(PROG, program, process.argv.slice(2));

@@ -36,6 +36,20 @@ export interface RelayConfig {
   metrics?: Endpoint;
   /** Operator-declared region label for metrics. */
   region?: string;
+  /** WebSocket listener for clients (--ws-listen; wss:// with --ws-cert and --ws-key, PEM files). */
+  ws?: { listen: Endpoint; certFile?: string; keyFile?: string };
+  /** Paid relaying (--chain-rpc): circuits must bind a payment channel; receipts are claimed on chain. */
+  payments?: RelayPaymentFlags;
+}
+
+export interface RelayPaymentFlags {
+  rpcUrl: string;
+  /** The relay's chain key file (chain/node/keys.ts format): signs claims; its address is paid. */
+  nodeKeyFile: string;
+  /** Base units per GiB. */
+  pricePerGiB: bigint;
+  /** Claim tx fee in base units (default: the chain's minimum fee). */
+  claimFee?: bigint;
 }
 
 /** The raw commander option bag of `toprelay start`. */
@@ -56,6 +70,13 @@ export interface RelayStartFlags {
   statsInterval?: string;
   metrics?: string;
   region?: string;
+  wsListen?: string;
+  wsCert?: string;
+  wsKey?: string;
+  chainRpc?: string;
+  nodeKey?: string;
+  pricePerGib?: string;
+  claimFee?: string;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +100,32 @@ export function checkIfName(flagName: string, v: string): string {
   return v;
 }
 
+const BASE_UNITS_RE = /^\d{1,30}$/;
+
+/** --chain-rpc URL --node-key FILE --price-per-gib N [--claim-fee N]: the first three together or none. */
+export function parseRelayPaymentFlags(f: RelayStartFlags): RelayPaymentFlags | undefined {
+  const given = [f.chainRpc, f.nodeKey, f.pricePerGib].filter((v) => v !== undefined).length;
+  if (given === 0) {
+    if (f.claimFee !== undefined) throw new ConfigError('--claim-fee only makes sense with --chain-rpc');
+    return undefined;
+  }
+  if (given !== 3) throw new ConfigError('paid relaying needs --chain-rpc URL, --node-key FILE and --price-per-gib N together');
+  let url: URL;
+  try {
+    url = new URL(f.chainRpc!);
+  } catch {
+    throw new ConfigError(`--chain-rpc: "${f.chainRpc}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--chain-rpc: "${f.chainRpc}" must be http(s)://HOST:PORT`);
+  if (!BASE_UNITS_RE.test(f.pricePerGib!)) throw new ConfigError(`--price-per-gib: "${f.pricePerGib}" must be a whole number of base units`);
+  const out: RelayPaymentFlags = { rpcUrl: f.chainRpc!, nodeKeyFile: f.nodeKey!, pricePerGiB: BigInt(f.pricePerGib!) };
+  if (f.claimFee !== undefined) {
+    if (!BASE_UNITS_RE.test(f.claimFee)) throw new ConfigError(`--claim-fee: "${f.claimFee}" must be a whole number of base units`);
+    out.claimFee = BigInt(f.claimFee);
+  }
+  return out;
+}
+
 export function parseRelayStartFlags(f: RelayStartFlags): RelayConfig {
   if (!f.listen) throw new ConfigError('--listen HOST:PORT is required');
   if (!f.key) throw new ConfigError('--key FILE is required');
@@ -91,10 +138,18 @@ export function parseRelayStartFlags(f: RelayStartFlags): RelayConfig {
   }
   const cfg: RelayConfig = { listen, keyFile: f.key, pretty: f.pretty === true, json: f.json === true, statsIntervalSec };
   if (f.metrics !== undefined) cfg.metrics = flag('metrics', () => parseEndpoint(f.metrics!, { allowZeroPort: true }));
+  if (f.wsListen !== undefined) {
+    cfg.ws = { listen: flag('ws-listen', () => parseEndpoint(f.wsListen!, { allowZeroPort: true })) };
+    if ((f.wsCert === undefined) !== (f.wsKey === undefined)) throw new ConfigError('--ws-cert and --ws-key go together');
+    if (f.wsCert !== undefined) cfg.ws.certFile = f.wsCert;
+    if (f.wsKey !== undefined) cfg.ws.keyFile = f.wsKey;
+  } else if (f.wsCert !== undefined || f.wsKey !== undefined) throw new ConfigError('--ws-cert/--ws-key need --ws-listen HOST:PORT');
   if (f.region !== undefined) {
     if (!/^[a-z0-9-]{1,32}$/.test(f.region)) throw new ConfigError(`--region: "${f.region}" must be 1-32 chars of a-z 0-9 -`);
     cfg.region = f.region;
   }
+  const payments = parseRelayPaymentFlags(f);
+  if (payments) cfg.payments = payments;
   if (f.logLevel !== undefined) {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(f.logLevel)) throw new ConfigError(`--log-level: unknown level "${f.logLevel}"`);
     cfg.logLevel = f.logLevel;

@@ -18,6 +18,10 @@ import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { ObservingRegistry } from './observing-registry.js';
 import type { UdpTransport } from './udp.js';
 import { openBindTransport } from '../conn/index.js';
+import { openWsListener, type WsListener } from './ws-listener.js';
+import { readFileSync } from 'node:fs';
+import { RelayPayments } from './payments/service.js';
+import { readKeyFile as readChainKeyFile } from '../chain/node/keys.js';
 
 export interface RelayDaemonDeps {
   log: Logger;
@@ -42,18 +46,24 @@ export interface RelayListening {
   sendBufferBytes: number;
   /** Prometheus scrape URL, with --metrics. */
   metrics?: string;
+  /** WebSocket listener URL, with --ws-listen. */
+  ws?: string;
+  /** Paid relaying (--chain-rpc): the address claims are paid to, the chain, the price (base units per GiB). */
+  payments?: { address: string; chainId: string; pricePerGiB: string };
   pid: number;
 }
 
 export class RelayDaemon {
   private engine: RelayEngine | undefined;
   private udp: UdpTransport | undefined;
+  private ws: WsListener | undefined;
   private exitNet: ExitNetwork | undefined;
   private stopping: Promise<void> | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private tunWriteDrops = 0;
   private metrics: RelayMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  private payments: RelayPayments | undefined;
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -73,18 +83,51 @@ export class RelayDaemon {
         port: this.cfg.listen.port,
         log,
         onDatagram: (packet: Buffer, from: Endpoint) => engineRef?.onDatagram(packet, from),
+        // One engine call (and one exit TUN write) per socket wake-up; TOPVPN_UDP_BATCH=0 (diagnostics) goes packet by packet.
+        ...(process.env['TOPVPN_UDP_BATCH'] === '0' ? {} : { onBatch: (packets: Buffer[], from: Endpoint[]) => engineRef?.onDatagrams(packets, from) }),
       });
       const udp = this.udp;
+      if (this.cfg.ws) {
+        const w = this.cfg.ws;
+        this.ws = await openWsListener({
+          host: w.listen.host,
+          port: w.listen.port,
+          ...(w.certFile && w.keyFile ? { cert: readFileSync(w.certFile), key: readFileSync(w.keyFile) } : {}),
+          log,
+          onPacket: (packet, from) => engineRef?.onDatagram(packet, from),
+        });
+      }
+      const ws = this.ws;
       if (this.cfg.exit) {
         this.exitNet = setUpExitNetwork(this.cfg.exit, { openTun: this.deps.openTun, log, ...(this.deps.run ? { run: this.deps.run } : {}) });
       }
       const exitNet = this.exitNet;
       const exitCfg = this.cfg.exit;
+      if (this.cfg.payments) {
+        const p = this.cfg.payments;
+        const nodeKey = readChainKeyFile(p.nodeKeyFile);
+        this.payments = await RelayPayments.start({
+          rpcUrl: p.rpcUrl,
+          relaySeed: Buffer.from(nodeKey.seedHex, 'hex'),
+          pricePerGiB: p.pricePerGiB,
+          ...(p.claimFee !== undefined ? { fee: p.claimFee } : {}),
+          log,
+          clock,
+          onClaims: (r) => this.metrics?.observeClaimTick(r),
+        });
+      }
+      const payments = this.payments;
       this.engine = new RelayEngine({
+        ...(payments ? { hooks: payments.hooks } : {}),
+        onHandshakeTiming: (kind, seconds) => this.metrics?.handshakeSeconds.observe({ kind }, seconds),
         clock,
         log,
         identity: { staticSecret: this.key.secretKey, staticPublic: this.key.publicKey },
-        send: (to: Endpoint, packet: Buffer) => udp.send(to, packet),
+        // WebSocket peers (clients) get their packets over their socket; everyone else over UDP.
+        send: (to: Endpoint, packet: Buffer) => {
+          if (ws?.send(to, packet)) return;
+          udp.send(to, packet);
+        },
         ...(exitNet && exitCfg && policy
           ? {
               exit: {
@@ -100,6 +143,7 @@ export class RelayDaemon {
       });
       engineRef = this.engine;
       const engine = this.engine;
+      payments?.hooks.attach(engine);
       if (exitNet) {
         exitNet.tun.onError((err) => {
           log.error({ err: err.message }, 'exit tun failed; stopping');
@@ -111,7 +155,13 @@ export class RelayDaemon {
       engine.start();
       if (this.cfg.metrics) {
         // Counters follow the engine's cumulative stats, synced on every scrape.
-        const registry = new ObservingRegistry(() => this.metrics?.observeEngine(engine.stats()));
+        const registry = new ObservingRegistry(() => {
+          this.metrics?.observeEngine(engine.stats());
+          if (payments) {
+            this.metrics?.observeEarnings(payments.earnings());
+            this.metrics?.observeReceiptOutcomes(payments.hooks.stats().receipts);
+          }
+        });
         this.metrics = createRelayMetrics(registry, { exit: this.cfg.exit !== undefined, ...(this.cfg.region ? { region: this.cfg.region } : {}) });
         this.metricsServer = await startMetricsServer({ host: this.cfg.metrics.host, port: this.cfg.metrics.port, registry });
       }
@@ -133,6 +183,8 @@ export class RelayDaemon {
       pid: process.pid,
     };
     if (this.metricsServer) out.metrics = this.metricsServer.url;
+    if (this.ws) out.ws = this.ws.url;
+    if (this.payments && this.cfg.payments) out.payments = { address: this.payments.address, chainId: this.payments.port.o.chainId, pricePerGiB: this.cfg.payments.pricePerGiB.toString() };
     if (this.exitNet && this.cfg.exit) {
       out.tun = this.exitNet.tun.name;
       out.pool = formatCidr(this.cfg.exit.pool);
@@ -145,7 +197,10 @@ export class RelayDaemon {
   }
 
   stats(): Record<string, unknown> {
-    return { engine: this.engine?.stats(), udp: this.udp?.stats(), tunWriteDrops: this.tunWriteDrops };
+    const out: Record<string, unknown> = { engine: this.engine?.stats(), udp: this.udp?.stats(), tunWriteDrops: this.tunWriteDrops };
+    if (this.ws) out.ws = this.ws.stats();
+    if (this.payments) out.payments = paymentSummary(this.payments);
+    return out;
   }
 
   /** Stops the engine, closes the socket, tears the exit network down. Idempotent. */
@@ -159,13 +214,48 @@ export class RelayDaemon {
       }
       this.exitNet?.teardown();
       await this.udp?.close();
+      await this.ws?.close();
+      if (this.payments) {
+        // Shutdown claims: every receipt worth claiming goes on chain before the process ends.
+        try {
+          await this.payments.stop();
+          this.deps.log.info(paymentSummary(this.payments), 'payments stopped');
+        } catch (err) {
+          this.deps.log.error({ err: (err as Error).message }, 'payments stop failed');
+        }
+      }
       await this.metricsServer?.close();
     })();
     return this.stopping;
+  }
+
+  /** The payment service of a paid relay (control socket: claim, earnings); undefined when unpaid or stopped. */
+  get paymentService(): RelayPayments | undefined {
+    return this.payments;
   }
 
   /** Synchronous best-effort release for process 'exit' / fatal-error paths. */
   emergencyTeardown(): void {
     this.exitNet?.teardown();
   }
+}
+
+/** Earnings and claim figures of a paid relay for logs (amounts as decimal strings). */
+export function paymentSummary(p: RelayPayments): Record<string, unknown> {
+  const e = p.earnings();
+  const st = p.stats();
+  return {
+    address: p.address,
+    receipts: st.hooks.receipts,
+    bound: st.hooks.bound,
+    claimsConfirmed: st.claims.confirmed,
+    servedBytes: e.totalBytes.served.toString(),
+    receiptedBytes: e.totalBytes.receipted.toString(),
+    claimedBytes: e.totalBytes.claimed.toString(),
+    receiptedAmount: e.total.receipted.toString(),
+    claimedAmount: e.total.claimed.toString(),
+    burned: e.total.burned.toString(),
+    fees: e.total.fees.toString(),
+    net: e.total.net.toString(),
+  };
 }

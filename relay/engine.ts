@@ -101,6 +101,11 @@ export interface RelayEngineComponents {
   exit?: ExitHooks;
   hooks?: CircuitHooks;
   options?: RelayEngineOptions;
+  /**
+   * Handshake latency, in seconds (Clock.now): respond = INIT received until RESP sent (a new
+   * circuit); extend = INIT sent to the next hop until its RESP arrived.
+   */
+  onHandshakeTiming?: (kind: 'respond' | 'extend', seconds: number) => void;
 }
 
 export interface RelayStats {
@@ -148,6 +153,7 @@ export class RelayEngine {
   private readonly send: (to: Endpoint, packet: Buffer) => void;
   private readonly exit: ExitHooks | undefined;
   private readonly hooks: CircuitHooks | undefined;
+  private readonly onHandshakeTiming: ((kind: 'respond' | 'extend', seconds: number) => void) | undefined;
   private readonly pool: AddressPool | undefined;
   private readonly dns: string | undefined;
   private readonly responder: Responder;
@@ -157,6 +163,8 @@ export class RelayEngine {
   private timer: TimerHandle | undefined;
   private running = false;
   private readonly st: RelayStats;
+  /** Exit-bound IP packets of the batch onDatagrams is running, written once at its end. */
+  private exitBatch: Buffer[] | undefined;
 
   constructor(c: RelayEngineComponents) {
     this.clock = c.clock;
@@ -164,6 +172,7 @@ export class RelayEngine {
     this.send = c.send;
     this.exit = c.exit;
     this.hooks = c.hooks;
+    this.onHandshakeTiming = c.onHandshakeTiming;
     this.responder = makeResponder({ secretKey: c.identity.staticSecret, publicKey: c.identity.staticPublic });
     const o = c.options ?? {};
     this.o = {
@@ -279,6 +288,22 @@ export class RelayEngine {
     }
   }
 
+  /**
+   * A batch of datagrams (one socket wake-up), `from[i]` the sender of `packets[i]`: the same
+   * as onDatagram for each, in order, except that packets bound for the exit TUN are handed to
+   * `exit.write` once, at the end of the batch.
+   */
+  onDatagrams(packets: readonly Buffer[], from: readonly Endpoint[]): void {
+    const batch: Buffer[] = [];
+    this.exitBatch = batch;
+    try {
+      for (let i = 0; i < packets.length; i++) this.onDatagram(packets[i]!, from[i]!);
+    } finally {
+      this.exitBatch = undefined;
+      if (batch.length > 0) this.exit?.write(batch);
+    }
+  }
+
   onTunPackets(packets: Buffer[]): void {
     for (const p of packets) {
       try {
@@ -351,6 +376,7 @@ export class RelayEngine {
       return;
     }
     if (this.table.size >= this.o.maxCircuits) return this.drop('circuit_limit');
+    const receivedAt = this.clock.now();
     const idx = this.table.allocIdx();
     let r;
     try {
@@ -384,6 +410,7 @@ export class RelayEngine {
     this.hooks?.onOpened?.(c.id);
     this.log.debug({ circuit: c.id }, 'relay: circuit created');
     this.send(from, r.resp);
+    this.onHandshakeTiming?.('respond', (this.clock.now() - receivedAt) / 1000);
   }
 
   private onResp(p: Buffer, from: Endpoint): void {
@@ -404,6 +431,7 @@ export class RelayEngine {
     n.peerIdx = resp.senderIdx;
     n.resp = Buffer.from(p);
     this.st.handshakes.extended++;
+    this.onHandshakeTiming?.('extend', (this.clock.now() - n.startedAt) / 1000);
     this.sendControl(c, { ctype: Ctrl.EXTENDED, resp: n.resp });
   }
 
@@ -472,10 +500,23 @@ export class RelayEngine {
         return this.onControl(c, ctrl, now);
       }
       case Kind.PADDING:
-        return;
+        return this.echoPadding(c);
       default:
         return this.drop('malformed');
     }
+  }
+
+  /**
+   * Answers a PADDING addressed to this hop with an empty PADDING (unbilled, as controls):
+   * the client's liveness probe (client/circuit-liveness.ts). One answer per PADDING, never
+   * larger than it, so it cannot amplify.
+   */
+  private echoPadding(c: RelayCircuit): void {
+    const out = sealOne(c.session, c.prevPeerIdx, Kind.PADDING, Buffer.alloc(0), this.clock.now());
+    if (out === null) return this.drop('expired');
+    this.hooks?.meter?.(c.id, 'backward', out.length, false);
+    c.bytesBackward += out.length;
+    this.send(c.prevEndpoint, out);
   }
 
   private backward(c: RelayCircuit, p: Buffer, from: Endpoint): void {
@@ -497,7 +538,8 @@ export class RelayEngine {
     if (ipv4Src(ip) !== c.exitAddr) return this.drop('spoofed');
     if (!exit.policy.allows(ipv4Dst(ip), ipv4Proto(ip), ipv4DstPort(ip))) return this.drop('policy');
     this.st.packets.exitOut++;
-    exit.write([ip]);
+    if (this.exitBatch !== undefined) this.exitBatch.push(ip);
+    else exit.write([ip]);
   }
 
   private fromTun(ip: Buffer): void {

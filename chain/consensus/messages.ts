@@ -165,7 +165,7 @@ export function decodeMessage(bytes: Uint8Array): Message {
       break;
     }
     default:
-      fail(`unknown message type ${String(t)}`);
+      fail(`unknown message type ${typeof t === 'string' ? JSON.stringify(t.slice(0, 32)) : typeof t}`);
   }
   return m;
 }

@@ -38,6 +38,16 @@ export interface DevnetOptions {
   readonly execArgv?: readonly string[];
   /** ms to wait for all nodes to serve. Default 60000. */
   readonly startTimeoutMs?: number;
+  /**
+   * IPv4 address every node binds (p2p and RPC) and advertises in genesis. Default 127.0.0.1.
+   * With `wrap`, an address of the namespace the nodes run in.
+   */
+  readonly host?: string;
+  /**
+   * Command prefix each node process runs under, e.g. ['ip', 'netns', 'exec', 'tvs-chain'] to run
+   * the nodes inside a network namespace. It must exec the node (keep its PID and stdio).
+   */
+  readonly wrap?: readonly string[];
 }
 
 export interface DevnetNode {
@@ -83,12 +93,14 @@ export class Devnet {
   private readonly logLevel: string;
   private readonly startTimeoutMs: number;
   private readonly execArgv: readonly string[];
+  private readonly wrap: readonly string[];
 
   private constructor(
     readonly dir: string,
     manifest: DevnetManifest,
-    opts: { logLevel?: string; startTimeoutMs?: number; execArgv?: readonly string[] },
+    opts: { logLevel?: string; startTimeoutMs?: number; execArgv?: readonly string[]; wrap?: readonly string[] },
   ) {
+    this.wrap = opts.wrap ?? [];
     this.chainId = manifest.chainId;
     this.shards = manifest.shards;
     this.nodes = manifest.nodes.map((n) => ({ ...n, pid: null, proc: null }));
@@ -109,7 +121,7 @@ export class Devnet {
     const auditors = opts.auditors ?? group;
     const total = shards * group + auditors;
     const basePort = opts.basePort ?? (await findBasePort(2 * total));
-    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
+    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
     mkdirSync(opts.dir, { recursive: true });
     writeGenesis(join(opts.dir, 'genesis.json'), dk.genesis);
     const nodes: DevnetManifest['nodes'] = [];
@@ -122,7 +134,7 @@ export class Devnet {
         keyFile: 'key.json',
         genesisFile: '../genesis.json',
         p2pListen: dk.genesis.nodes[i]!.p2p,
-        rpcHost: '127.0.0.1',
+        rpcHost: opts.host ?? '127.0.0.1',
         rpcPort: dk.ports[i]!.rpc,
         ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       });
@@ -148,7 +160,9 @@ export class Devnet {
     if (!n) throw new DevnetError(`no node ${i}`);
     if (n.proc) return;
     const log = createWriteStream(join(n.dir, 'node.log'), { flags: 'a' });
-    const proc = spawn(process.execPath, [...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'], {
+    const argv = [process.execPath, ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
+    const full = [...this.wrap, ...argv];
+    const proc = spawn(full[0]!, full.slice(1), {
       // stdin is a lifeline: if this launcher dies, the pipe closes and the node stops itself.
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, TOPVPN_LOG_LEVEL: this.logLevel },

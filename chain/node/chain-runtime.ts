@@ -723,10 +723,18 @@ export class ChainRuntime {
     const now = Date.now();
     const rec: BlockRecord = { block, qc, proof, outgoing: result.outgoingReceipts, results: result.results, inbox: { ...result.state.inbox }, committedAt: now };
     const ops: BatchOp[] = [{ type: 'put', key: heightKey('blk', this.chain, block.height), value: rec }];
-    payload.body.txs.forEach((stx, i) => {
-      const r = result!.results[payload.body.confirms.length + payload.body.receipts.length + i];
-      ops.push({ type: 'put', key: `tx/${hashOf(stx)}`, value: { chain: this.chain, height: block.height, index: i, result: r } });
-    });
+    for (let i = 0; i < payload.body.txs.length; i++) {
+      const stx = payload.body.txs[i]!;
+      const r = result.results[payload.body.confirms.length + payload.body.receipts.length + i];
+      const key = `tx/${hashOf(stx)}`;
+      // A tx re-included after it was applied (e.g. a nonce-free claim gossiped again) is
+      // `invalid` there and changes nothing: the index keeps pointing at where it took effect.
+      if (r?.status === 'invalid') {
+        const prev = await this.host.store.get<{ height: number; result?: { status?: string } }>(key);
+        if (prev && prev.height < block.height && prev.result?.status !== 'invalid') continue;
+      }
+      ops.push({ type: 'put', key, value: { chain: this.chain, height: block.height, index: i, result: r } });
+    }
     this.sinceSnapshot++;
     if (this.sinceSnapshot >= this.timing.snapshotEvery) {
       ops.push({ type: 'put', key: `st/${this.chain}`, value: { height: block.height, state: result.state } });

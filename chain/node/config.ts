@@ -62,7 +62,12 @@ export function readNodeConfig(path: string): NodeConfig {
     throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
   }
   const base = dirname(path);
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new ConfigError(`${path}: not a JSON object`);
   if (typeof j.p2pListen !== 'string' || typeof j.rpcPort !== 'number') throw new ConfigError(`${path}: p2pListen and rpcPort are required`);
+  if (!Number.isInteger(j.rpcPort) || j.rpcPort < 0 || j.rpcPort > 65535) throw new ConfigError(`${path}: rpcPort must be 0..65535`);
+  for (const k of ['dataDir', 'keyFile', 'genesisFile', 'rpcHost', 'logLevel'] as const) {
+    if (j[k] !== undefined && typeof j[k] !== 'string') throw new ConfigError(`${path}: ${k} must be a string`);
+  }
   const dataDir = resolveIn(base, j.dataDir ?? '.');
   return {
     dataDir,
@@ -90,11 +95,24 @@ export function readGenesis(path: string): GenesisFile {
   return g;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** Checks a parsed genesis file (any JSON value); throws ConfigError naming the first problem. */
 export function validateGenesis(g: GenesisFile): void {
+  if (!isObject(g)) throw new ConfigError('genesis: not a JSON object');
   if (typeof g.chainId !== 'string' || !g.chainId) throw new ConfigError('genesis: chainId missing');
   if (!Number.isInteger(g.shards) || g.shards < 1) throw new ConfigError('genesis: shards must be ≥ 1');
+  if (!Array.isArray(g.nodes) || !g.nodes.every((n) => isObject(n) && typeof n.address === 'string' && typeof n.p2p === 'string' && typeof n.rpc === 'string')) {
+    throw new ConfigError('genesis: nodes must be a list of {address, p2p, rpc} strings');
+  }
+  if (!isObject(g.committees)) throw new ConfigError('genesis: committees must be an object');
+  if (!Array.isArray(g.allocations) || !g.allocations.every((a) => isObject(a) && typeof a.address === 'string' && typeof a.amount === 'string')) {
+    throw new ConfigError('genesis: allocations must be a list of {address, amount} strings');
+  }
   const known = new Set(g.nodes.map((n) => n.address));
   for (const [chain, grp] of Object.entries(g.committees)) {
+    if (!isObject(grp) || !isStringArray(grp.validators) || !isStringArray(grp.auditors)) throw new ConfigError(`genesis: ${chain} needs validators and auditors lists of addresses`);
     if (grp.validators.length < 1) throw new ConfigError(`genesis: ${chain} has no validators`);
     for (const a of [...grp.validators, ...grp.auditors]) if (!known.has(a)) throw new ConfigError(`genesis: ${chain} member ${a.slice(0, 12)} not in nodes`);
     for (const a of grp.auditors) if (grp.validators.includes(a)) throw new ConfigError(`genesis: ${chain} auditor ${a.slice(0, 12)} audits its own group`);

@@ -54,16 +54,35 @@ interface Outbound {
   nextDialAt: number;
 }
 
-/** Reassembles length-prefixed frames from a byte stream. */
+/**
+ * Reassembles length-prefixed frames from a byte stream. Throws Error('frame too large') for a
+ * length over MAX_FRAME. Chunks wait in a list until the frame they belong to is complete, so a
+ * large frame costs linear time however finely it is split.
+ */
 export class FrameDecoder {
   private buf: Buffer = Buffer.alloc(0);
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  /** Bytes (buf + pending) needed before parsing can make progress. */
+  private need = 4;
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    this.pending.push(Buffer.from(chunk));
+    this.pendingLen += chunk.length;
+    if (this.buf.length + this.pendingLen < this.need) return;
+    this.buf = Buffer.concat([this.buf, ...this.pending]);
+    this.pending = [];
+    this.pendingLen = 0;
     for (;;) {
-      if (this.buf.length < 4) return;
+      if (this.buf.length < 4) {
+        this.need = 4;
+        return;
+      }
       const len = this.buf.readUInt32BE(0);
       if (len > MAX_FRAME) throw new Error('frame too large');
-      if (this.buf.length < 4 + len) return;
+      if (this.buf.length < 4 + len) {
+        this.need = 4 + len;
+        return;
+      }
       const frame = this.buf.subarray(4, 4 + len);
       this.buf = this.buf.subarray(4 + len);
       onFrame(frame);

@@ -274,7 +274,13 @@ export class ChainNode {
   /** Parses a signed tx from JSON-RPC input (amounts as decimal strings). */
   static parseSignedTx(raw: unknown): SignedTx {
     if (raw === null || typeof raw !== 'object') throw new TxRejected('tx', 'expected {tx, signature}');
-    const stx = decodeJson<SignedTx>(JSON.stringify(raw));
+    let stx: SignedTx;
+    try {
+      stx = decodeJson<SignedTx>(JSON.stringify(raw));
+    } catch (e) {
+      // JSON nested too deeply (RangeError / SyntaxError), or a value JSON cannot carry
+      throw new TxRejected('tx', `not a JSON tx: ${(e as Error).message}`);
+    }
     if (!stx.tx || typeof stx.tx !== 'object') throw new TxRejected('tx', 'missing tx');
     if (typeof stx.signature !== 'string') throw new TxRejected('signature', 'missing signature');
     const t = stx.tx;

@@ -26,16 +26,20 @@ export function wireDecode<T = unknown>(text: string): T {
   } catch (e) {
     throw new WireDecodeError(`bad wire JSON: ${(e as Error).message}`);
   }
-  return restore(parsed) as T;
+  return restore(parsed, 0) as T;
 }
 
+/** Deepest nesting a wire value may have (ours stay far below; deeper input is hostile and would overflow the stack). */
+export const MAX_WIRE_DEPTH = 128;
+
 /** Replaces {"$n"} / {"$b"} wrappers in place (a walk is much faster than a JSON.parse reviver). */
-function restore(v: unknown): unknown {
+function restore(v: unknown, depth: number): unknown {
   if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_WIRE_DEPTH) throw new WireDecodeError(`nested deeper than ${MAX_WIRE_DEPTH}`);
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const x = v[i];
-      if (x !== null && typeof x === 'object') v[i] = restore(x);
+      if (x !== null && typeof x === 'object') v[i] = restore(x, depth + 1);
     }
     return v;
   }
@@ -44,7 +48,7 @@ function restore(v: unknown): unknown {
   for (const k in o) {
     count++;
     const x = o[k];
-    if (x !== null && typeof x === 'object') o[k] = restore(x);
+    if (x !== null && typeof x === 'object') o[k] = restore(x, depth + 1);
   }
   if (count === 1) {
     if (typeof o.$n === 'string') {

@@ -14,11 +14,16 @@ export function encodeJson(value: unknown): string {
 /**
  * Parses encodeJson output back: decimal strings under BIGINT_FIELDS become bigints. Works for
  * ChainState, SignedTx, CrossReceipt, BlockBody, ItemResult and PaymentReceipt. The caller
- * asserts the resulting type.
+ * asserts the resulting type. Throws only SyntaxError (also for text nested too deeply to parse).
  */
 export function decodeJson<T>(text: string): T {
-  return JSON.parse(text, (key, value: unknown) => {
-    if (typeof value === 'string' && BIGINT_FIELDS.has(key) && /^-?[0-9]+$/.test(value)) return BigInt(value);
-    return value;
-  }) as T;
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (typeof value === 'string' && BIGINT_FIELDS.has(key) && /^-?[0-9]+$/.test(value)) return BigInt(value);
+      return value;
+    }) as T;
+  } catch (e) {
+    if (e instanceof RangeError) throw new SyntaxError('JSON nested too deeply');
+    throw e;
+  }
 }

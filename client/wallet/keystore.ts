@@ -130,6 +130,29 @@ export async function loadWallet(path: string, password: string): Promise<Wallet
   }
 }
 
+/**
+ * Decrypts the wallet at `path` and returns a copy of its 32-byte Ed25519 seed (the payment
+ * receipts are signed with it). The caller owns the buffer: keep it out of logs and zero it
+ * when done. Same errors as loadWallet.
+ */
+export async function loadWalletSeed(path: string, password: string): Promise<Uint8Array> {
+  const file = readWalletFile(path);
+  const key = await deriveKey(normalizePassword(password), fromHex(file.kdf.salt), file.kdf);
+  const seed = xchachaOpen(key, fromHex(file.cipher.nonce), fromHex(file.ciphertext), headerBytes(file));
+  key.fill(0);
+  if (seed === null) throw new WrongPasswordError(path);
+  if (seed.length !== SEED_BYTES) {
+    seed.fill(0);
+    throw new CorruptWalletError(path, `decrypted secret has ${seed.length} bytes, expected ${SEED_BYTES}`);
+  }
+  const pub = publicKeyBytes(privateKeyObject(seed));
+  if (toHex(pub) !== file.address) {
+    seed.fill(0);
+    throw new CorruptWalletError(path, 'address does not match the encrypted key');
+  }
+  return seed;
+}
+
 /** The wallet's address without the password (the file is checked for structure and checksum). */
 export function readAddress(path: string): string {
   return readWalletFile(path).address;
@@ -263,7 +286,7 @@ function checksumOf(f: WalletFile): string {
 
 function validateWalletFile(v: unknown, fail: (reason: string) => Error): WalletFile {
   const o = asRecord(v, 'top level', ['version', 'kind', 'address', 'kdf', 'cipher', 'ciphertext', 'checksum'], fail);
-  if (o.version !== WALLET_VERSION) throw fail(`unsupported version ${JSON.stringify(o.version)}`);
+  if (o.version !== WALLET_VERSION) throw fail(`unsupported version ${typeof o.version === 'number' ? o.version : typeof o.version}`);
   if (o.kind !== WALLET_KIND) throw fail('kind is not "topvpn-wallet"');
   const address = hexField(o.address, 32, 'address', fail);
   const kdf = asRecord(o.kdf, 'kdf', ['name', 'N', 'r', 'p', 'dkLen', 'salt'], fail);

@@ -39,6 +39,8 @@
 //                                        recvCalls, sendCalls, packetsSent, bytesSent]
 //   .close()                            stops polling and closes the fd. Idempotent. No
 //                                       callback runs after close() returns.
+//
+//   AeadKey: ChaCha20-Poly1305 with a per-key OpenSSL context (see conn/native/aead.h).
 
 #include <napi.h>
 #include <uv.h>
@@ -53,6 +55,8 @@
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "aead.h"
 
 namespace {
 
@@ -569,6 +573,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("UdpSocket", UdpSocket::Init(env));
+  exports.Set("AeadKey", aead::AeadKey::Init(env));
   return exports;
 }
 

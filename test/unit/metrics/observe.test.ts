@@ -153,7 +153,7 @@ test('relay: build info and up', async () => {
 });
 
 function circuitStats(sent: number, received: number, state: CircuitStats['state'] = 'up'): CircuitStats {
-  return { state, hopsBuilt: 3, bytes: { sent, received }, packets: { sent: sent / 100, received: received / 100 }, keepalivesSent: 0, rekeys: 0, drops: emptyClientDrops(), lastRecvAt: undefined, lastSentAt: undefined, hopBytes: [] };
+  return { state, hopsBuilt: 3, bytes: { sent, received }, packets: { sent: sent / 100, received: received / 100 }, keepalivesSent: 0, rekeys: 0, drops: emptyClientDrops(), lastRecvAt: undefined, lastSentAt: undefined, hopBytes: [], probes: 0 };
 }
 
 test('client: a replaced circuit adds on top, the old one is not counted twice', async () => {
