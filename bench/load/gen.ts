@@ -278,7 +278,10 @@ async function main(): Promise<void> {
   );
   const sorted = [...buildMs].sort((a, z) => a - z);
   process.stdout.write(`${JSON.stringify({ event: 'ready', id, circuits: loads.length, buildFailures, buildMsMedian: sorted[Math.floor(sorted.length / 2)] ?? null })}\n`);
+  // A signal listener does not keep the event loop alive (a 0-circuit prober has no sockets yet).
+  const keepAlive = setInterval(() => undefined, 60_000);
   await new Promise<void>((res) => process.once('SIGUSR1', () => res()));
+  clearInterval(keepAlive);
   await run();
   process.exit(0);
 }
