@@ -48,7 +48,7 @@ export class MemoryNetwork {
       }
       if (port === 0) throw new BindError(`udp ${opts.host}:0: bind: no free port`, 'EADDRINUSE');
     } else if (this.conflicts(ip, port)) {
-      throw new BindError(`udp ${opts.host}:${port}: bind: Address already in use (the port is in use by another socket)`, 'EADDRINUSE');
+      throw new BindError(`udp ${opts.host}:${port}: bind: Address already in use (EADDRINUSE: the port is in use by another socket)`, 'EADDRINUSE');
     }
     const b = new MemoryBind(this, ip, port, opts.host);
     this.binds.set(ip * 65536 + port, b);

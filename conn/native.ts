@@ -77,7 +77,7 @@ export function loadUdpAddon(path: string = udpAddonPath()): NativeUdpCtor {
 export function bindHint(code: string | undefined): string {
   switch (code) {
     case 'EADDRINUSE':
-      return ' (the port is in use by another socket)';
+      return ' (EADDRINUSE: the port is in use by another socket)';
     case 'EADDRNOTAVAIL':
       return ' (no local interface has this address)';
     case 'EACCES':
