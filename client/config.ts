@@ -145,8 +145,6 @@ export function parseConnectFlags(f: ConnectFlags): ConnectConfig {
   if (transport !== 'udp' && transport !== 'ws') throw new ConfigError(`--transport: "${transport}" must be udp or ws`);
   if (transport === 'ws') {
     if (f.wsUrl === undefined || !/^wss?:\/\/[^/\s]+/.test(f.wsUrl)) throw new ConfigError('--transport ws needs --ws-url ws://HOST:PORT or wss://HOST:PORT (the entry relay\'s --ws-listen)');
-    // The kill switch (client/killswitch.ts) only lets UDP to the entry through.
-    if (cfg.killSwitch) throw new ConfigError('--kill-switch does not support --transport ws yet');
     // Routes keep only the entry's address out of the tunnel: the WebSocket must go to that host.
     if (new URL(f.wsUrl).hostname !== path[0]!.endpoint.host) throw new ConfigError(`--ws-url: host must be the entry relay's (${path[0]!.endpoint.host})`);
     cfg.ws = { url: f.wsUrl };

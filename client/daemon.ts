@@ -286,7 +286,11 @@ export class ClientDaemon {
       }
       this.run(['ip', 'link', 'set', 'dev', tun.name, 'mtu', String(this.mtu), 'up']);
       if (opts.killSwitch) {
-        applyKillSwitch({ tun: tun.name, entry: entry.endpoint }, this.run);
+        const wsEntry = opts.ws ? new URL(opts.ws.url) : undefined;
+        const ksEntry = wsEntry
+          ? { host: entry.endpoint.host, port: Number(wsEntry.port || (wsEntry.protocol === 'wss:' ? 443 : 80)) }
+          : entry.endpoint;
+        applyKillSwitch({ tun: tun.name, entry: ksEntry, proto: wsEntry ? 'tcp' : 'udp' }, this.run);
         this.killSwitchOn = true;
       }
       this.routeMode = this.routes.routeAllVia(tun.name, entry.endpoint.host);

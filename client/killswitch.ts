@@ -1,7 +1,7 @@
 /**
  * Opt-in kill switch (as Mullvad's): an nftables `inet` table that drops every packet in
- * and out except on loopback, on the tunnel device, and the UDP flow to/from the entry
- * relay's endpoint. IPv6 is dropped entirely (the tunnel is IPv4-only). It fails closed: if
+ * and out except on loopback, on the tunnel device, and the flow to/from the entry relay:
+ * UDP to its endpoint, or with the WebSocket transport TCP to its WebSocket port. IPv6 is dropped entirely (the tunnel is IPv4-only). It fails closed: if
  * the client is killed, the table stays and nothing leaks until `topvpn reset` or the next
  * `connect` (which replaces it) and its disconnect (which deletes it).
  */
@@ -14,6 +14,8 @@ export interface KillSwitchSpec {
   table?: string;
   tun: string;
   entry: Endpoint;
+  /** The entry flow's protocol: 'udp' (default) or 'tcp' (WebSocket transport; entry.port is the WS port). */
+  proto?: 'udp' | 'tcp';
 }
 
 const q = (s: string): string => `"${s.replace(/"/g, '')}"`;
@@ -21,6 +23,7 @@ const q = (s: string): string => `"${s.replace(/"/g, '')}"`;
 export function killSwitchRuleset(spec: KillSwitchSpec): string {
   const t = spec.table ?? KILL_SWITCH_TABLE;
   const { host, port } = spec.entry;
+  const proto = spec.proto ?? 'udp';
   return [
     `table inet ${t} {}`,
     `delete table inet ${t}`,
@@ -29,14 +32,14 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
     `    type filter hook output priority filter; policy drop;`,
     `    oifname "lo" accept`,
     `    oifname ${q(spec.tun)} accept`,
-    `    ip daddr ${host} udp dport ${port} accept`,
+    `    ip daddr ${host} ${proto} dport ${port} accept`,
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,
     `  chain input {`,
     `    type filter hook input priority filter; policy drop;`,
     `    iifname "lo" accept`,
     `    iifname ${q(spec.tun)} accept`,
-    `    ip saddr ${host} udp sport ${port} accept`,
+    `    ip saddr ${host} ${proto} sport ${port} accept`,
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,
     `  chain forward {`,

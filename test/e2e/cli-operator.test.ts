@@ -254,6 +254,7 @@ test('topvpn wallet create on a terminal prompts twice without echo (util-linux 
   const w = join(dir, 'tty.json');
   const { spawn } = await import('node:child_process');
   const c = spawn('script', ['-qc', `${process.execPath} ${CLIENT_CLI} wallet create --wallet ${w}`, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: join(dir, 'home'), TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => c.on('exit', r)); // attached at once: the child may exit before we look
   let out = '';
   c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const waitFor = async (re: RegExp): Promise<void> => {
@@ -266,7 +267,7 @@ test('topvpn wallet create on a terminal prompts twice without echo (util-linux 
   c.stdin.write('tty-secret\r');
   await waitFor(/address [0-9a-f]{64}/);
   c.stdin.end();
-  await new Promise((r) => c.on('exit', r));
+  await exited;
   assert.ok(!out.includes('tty-secret'), `the password was echoed: ${JSON.stringify(out)}`);
   const unlocked = cli(CLIENT_CLI, ['channels', 'close', '--all', '--wallet', w, '--chain-rpc', 'http://127.0.0.1:1', '--json'], { TOPVPN_WALLET_PASSWORD: 'tty-secret' });
   assert.equal(only(unlocked, 'error').error, 'ChainUnreachableError', 'the prompted password unlocks the wallet (the chain is what fails)');

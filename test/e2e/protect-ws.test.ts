@@ -85,7 +85,7 @@ describe('protect: WebSocket transport (network namespaces)', { timeout: 240_000
     await disconnect(s);
   });
 
-  test('with all UDP dropped by nftables: UDP cannot connect, WebSocket can', async () => {
+  test('with all UDP dropped by nftables: UDP cannot connect, WebSocket can (with the kill switch on)', async () => {
     const table = 'tvw_block_udp';
     execFileSync('ip', ['netns', 'exec', net.client.ns, 'nft', '-f', '-'], {
       input: `table inet ${table} {\n chain output { type filter hook output priority 0; meta l4proto udp counter drop; }\n chain input { type filter hook input priority 0; meta l4proto udp counter drop; }\n}\n`,
@@ -98,9 +98,14 @@ describe('protect: WebSocket transport (network namespaces)', { timeout: 240_000
         { allowFail: true, timeoutMs: 40_000 },
       );
       assert.notEqual(r.code, 0, 'the UDP client fails when UDP is blocked (control)');
-      const s = await connectWs(`ws://${relays[0]!.host.ip}:${WS_PORT}`);
+      // With the kill switch on: its table lets only the TCP flow to the entry's WebSocket port out.
+      const s = await connectWs(`ws://${relays[0]!.host.ip}:${WS_PORT}`, ['--kill-switch']);
+      const ks = await net.exec(net.client, ['nft', 'list', 'table', 'inet', 'topvpn_killswitch']);
+      assert.match(ks.stdout, new RegExp(`ip daddr ${relays[0]!.host.ip.replace(/\./g, '\\.')} tcp dport ${WS_PORT} accept`), 'the kill switch admits the WebSocket flow');
       assert.equal((JSON.parse(await httpGet(net, net.client, inetUrl('/ip'))) as { remote: string }).remote, relays[2]!.host.ip);
       await disconnect(s);
+      const gone = await net.exec(net.client, ['nft', 'list', 'table', 'inet', 'topvpn_killswitch'], { allowFail: true });
+      assert.notEqual(gone.code, 0, 'disconnect removed the kill switch');
       const counters = await net.exec(net.client, ['nft', 'list', 'table', 'inet', table]);
       assert.match(counters.stdout, /counter packets [1-9]/, 'the block really dropped UDP');
     } finally {

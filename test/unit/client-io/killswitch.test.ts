@@ -27,3 +27,10 @@ test('the kill switch loads into nft, replaces itself, and is removed', () => {
   assert.equal(removeKillSwitch(undefined, ns.run), true);
   assert.equal(removeKillSwitch(undefined, ns.run), false);
 });
+
+test('kill-switch ruleset over the WebSocket transport admits TCP to the entry\'s WS port, not UDP', () => {
+  const r = killSwitchRuleset({ tun: 'tvpn0', entry: { host: '198.18.0.11', port: 8443 }, proto: 'tcp' });
+  assert.match(r, /ip daddr 198\.18\.0\.11 tcp dport 8443 accept/);
+  assert.match(r, /ip saddr 198\.18\.0\.11 tcp sport 8443 accept/);
+  assert.doesNotMatch(r, /udp/);
+});

@@ -13,7 +13,7 @@ test('connect: relays of the list outside the path (exit excepted) become spares
   assert.equal(parseConnectFlags({ relays: list.split(',').slice(0, 3).join(','), hops: '3' }).spares, undefined);
 });
 
-test('connect: --transport ws needs --ws-url; ws flags need ws; the kill switch is UDP-only for now', () => {
+test('connect: --transport ws needs --ws-url; ws flags need ws; the kill switch works with ws', () => {
   const cfg = parseConnectFlags({ relays: list, transport: 'ws', wsUrl: 'wss://198.18.0.11:8443', wsCa: '/tmp/ca.pem' });
   assert.deepEqual(cfg.ws, { url: 'wss://198.18.0.11:8443', caFile: '/tmp/ca.pem' });
   assert.equal(parseConnectFlags({ relays: list }).ws, undefined);
@@ -22,7 +22,9 @@ test('connect: --transport ws needs --ws-url; ws flags need ws; the kill switch 
   assert.throws(() => parseConnectFlags({ relays: list, transport: 'tcp' }), ConfigError);
   assert.throws(() => parseConnectFlags({ relays: list, transport: 'ws', wsUrl: 'ws://198.18.0.99:8443' }), ConfigError, 'not the entry: it would be routed into the tunnel');
   assert.throws(() => parseConnectFlags({ relays: list, wsUrl: 'ws://198.18.0.11:8443' }), ConfigError);
-  assert.throws(() => parseConnectFlags({ relays: list, transport: 'ws', wsUrl: 'ws://198.18.0.11:8443', killSwitch: true }), ConfigError);
+  const ks = parseConnectFlags({ relays: list, transport: 'ws', wsUrl: 'ws://198.18.0.11:8443', killSwitch: true });
+  assert.equal(ks.killSwitch, true);
+  assert.deepEqual(ks.ws, { url: 'ws://198.18.0.11:8443' });
 });
 
 test('relay start: --ws-listen, with --ws-cert and --ws-key together', () => {
