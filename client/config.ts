@@ -4,7 +4,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { type Endpoint, isIpv4, parseEndpoint } from '../relay/addr.js';
-import { checkIfName, ConfigError } from '../relay/config.js';
+import { checkChainRpcUrl, checkIfName, ConfigError } from '../relay/config.js';
 import { DEFAULT_CONTROL_PATH } from './control.js';
 import { DEFAULT_RESOLV_CONF } from './dns.js';
 import { choosePath, loadRelays, MAX_HOPS, type RelaySpec } from './relay-list.js';
@@ -76,13 +76,7 @@ export function parsePaymentFlags(f: ConnectFlags, path: RelaySpec[]): PaymentFl
     return undefined;
   }
   if (given !== 3) throw new ConfigError('paid circuits need --chain-rpc URL, --wallet FILE and --budget N together');
-  let url: URL;
-  try {
-    url = new URL(f.chainRpc!);
-  } catch {
-    throw new ConfigError(`--chain-rpc: "${f.chainRpc}" is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--chain-rpc: "${f.chainRpc}" must be http(s)://HOST:PORT`);
+  checkChainRpcUrl(f.chainRpc!);
   if (!/^\d{1,30}$/.test(f.budget!) || BigInt(f.budget!) === 0n) throw new ConfigError(`--budget: "${f.budget}" must be a positive whole number of base units`);
   path.forEach((r, i) => {
     if (r.address === undefined || r.pricePerGiB === undefined) throw new ConfigError(`--chain-rpc: relay ${i + 1} of the path has no "address" and "pricePerGiB" in the relay list`);

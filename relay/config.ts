@@ -102,6 +102,17 @@ export function checkIfName(flagName: string, v: string): string {
 
 const BASE_UNITS_RE = /^\d{1,30}$/;
 
+/** --chain-rpc must be an http(s) URL; shared by `toprelay start` and `topvpn connect`. */
+export function checkChainRpcUrl(raw: string): void {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`--chain-rpc: "${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--chain-rpc: "${raw}" must be http(s)://HOST:PORT`);
+}
+
 /** --chain-rpc URL --node-key FILE --price-per-gib N [--claim-fee N]: the first three together or none. */
 export function parseRelayPaymentFlags(f: RelayStartFlags): RelayPaymentFlags | undefined {
   const given = [f.chainRpc, f.nodeKey, f.pricePerGib].filter((v) => v !== undefined).length;
@@ -110,13 +121,7 @@ export function parseRelayPaymentFlags(f: RelayStartFlags): RelayPaymentFlags | 
     return undefined;
   }
   if (given !== 3) throw new ConfigError('paid relaying needs --chain-rpc URL, --node-key FILE and --price-per-gib N together');
-  let url: URL;
-  try {
-    url = new URL(f.chainRpc!);
-  } catch {
-    throw new ConfigError(`--chain-rpc: "${f.chainRpc}" is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`--chain-rpc: "${f.chainRpc}" must be http(s)://HOST:PORT`);
+  checkChainRpcUrl(f.chainRpc!);
   if (!BASE_UNITS_RE.test(f.pricePerGib!)) throw new ConfigError(`--price-per-gib: "${f.pricePerGib}" must be a whole number of base units`);
   const out: RelayPaymentFlags = { rpcUrl: f.chainRpc!, nodeKeyFile: f.nodeKey!, pricePerGiB: BigInt(f.pricePerGib!) };
   if (f.claimFee !== undefined) {

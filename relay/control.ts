@@ -92,9 +92,14 @@ export class RelayControlServer {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (line.length === 0) continue;
-        chain = chain.then(() => this.handle(line)).then((r) => {
-          if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
-        });
+        // Every request gets an answer, and a failing handler never becomes an unhandled
+        // rejection (the client's control socket had exactly that fuzz finding).
+        chain = chain
+          .then(() => this.handle(line))
+          .catch((err: unknown): RelayControlResponse => ({ ok: false, error: `internal error: ${(err as Error).message}` }))
+          .then((r) => {
+            if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
+          });
       }
     });
   }
@@ -113,7 +118,8 @@ export class RelayControlServer {
     } catch (err) {
       return { ok: false, error: (err as Error).message };
     }
-    return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (expected "earnings" or "claim")` };
+    const shown = typeof cmd === 'string' ? JSON.stringify(cmd.slice(0, 64)) : typeof cmd;
+    return { ok: false, error: `unknown command ${shown} (expected "earnings" or "claim")` };
   }
 }
 
