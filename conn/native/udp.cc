@@ -45,6 +45,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "../../common/native/napi-fd.h"
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -67,13 +69,7 @@ constexpr int kSendMax = 1024;                // packets per send() call
 constexpr size_t kMaxPayload = 65507;         // 65535 - IPv4 header - UDP header
 constexpr int kMaxSegments = 64;              // UDP_MAX_SEGMENTS on older kernels
 
-Napi::Error ErrnoError(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + std::strerror(err));
-  const char* code = strerrorname_np(err);
-  e.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, err));
-  return e;
-}
+using topvpn::ErrnoError;
 
 // Sets a socket buffer size, preferring the FORCE variant (ignores net.core.*mem_max).
 void SetBuf(int fd, int force_opt, int opt, int bytes) {
@@ -187,23 +183,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       return env.Undefined();
     }
 
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-      Napi::Error::New(env, "udp: no event loop").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, Events(), OnPoll);
-      if (rc != 0) uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    } else {
-      delete poll_;
-    }
+    int rc = topvpn::StartPoll(env, fd_, Events(), OnPoll, this, &poll_);
     if (rc != 0) {
-      poll_ = nullptr;
-      Napi::Error::New(env, what_ + ": uv_poll: " + uv_strerror(rc)).ThrowAsJavaScriptException();
+      topvpn::UvError(env, what_ + ": uv_poll", rc).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     if (scratch_ == nullptr) scratch_ = new uint8_t[kBatch * kFrame];  // untouched pages stay unmapped
@@ -406,11 +388,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // Stops the poll (removing the fd from epoll) before closing the fd, as libuv requires.
   void Shutdown() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
-      poll_ = nullptr;
-    }
+    topvpn::StopPoll(poll_, OnClosed);
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
@@ -419,7 +397,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   static void OnClosed(uv_handle_t* h) {
     UdpSocket* self = static_cast<UdpSocket*>(h->data);
-    delete reinterpret_cast<uv_poll_t*>(h);
+    topvpn::FreePoll(h);
     self->on_batch_.Reset();
     self->on_writable_.Reset();
     self->on_error_.Reset();
@@ -517,15 +495,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // close(). err is an errno value, or 0 with uv_status < 0 for a libuv poll failure.
   void Fail(const std::string& what, int err, int uv_status = 0) {
     Napi::Env env = Env();
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
-      poll_ = nullptr;
-    }
+    topvpn::StopPoll(poll_, OnClosed);
     failed_ = true;
-    Napi::Error e = err != 0 ? ErrnoError(env, what_ + ": " + what, err)
-                             : Napi::Error::New(env, what_ + ": " + what + ": " + uv_strerror(uv_status));
-    if (err == 0) e.Set("code", Napi::String::New(env, uv_err_name(uv_status)));
+    Napi::Error e = err != 0 ? ErrnoError(env, what_ + ": " + what, err) : topvpn::UvError(env, what_ + ": " + what, uv_status);
     // on_error_ stays valid until OnClosed runs on a later loop turn.
     Call(on_error_, {e.Value()});
   }
@@ -534,13 +506,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // queued by the handler are flushed there, as one batch). An exception thrown by the
   // callback becomes an uncaught exception, as for any event.
   void Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
-    Napi::Env env = Env();
-    if (fn.IsEmpty()) return;
-    fn.MakeCallback(Value(), args, *async_);
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
+    topvpn::CallJs(Env(), Value(), fn, args, *async_);
   }
 
   int fd_ = -1;

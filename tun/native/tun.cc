@@ -29,6 +29,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "../../common/native/napi-fd.h"
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -47,13 +49,7 @@ namespace {
 constexpr int kBatch = 64;         // packets read per wake-up at most
 constexpr size_t kFrame = 65536;   // room offered to each read(2): no IP packet is larger
 
-Napi::Error ErrnoError(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + std::strerror(err));
-  const char* code = strerrorname_np(err);
-  e.Set("code", Napi::String::New(env, code ? code : "EUNKNOWN"));
-  e.Set("errno", Napi::Number::New(env, err));
-  return e;
-}
+using topvpn::ErrnoError;
 
 // Queries (mtu == 0) or sets the MTU of `name` in the calling thread's network namespace.
 // Returns the MTU now in force, or -errno.
@@ -186,23 +182,9 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
     on_error_ = Napi::Persistent(info[1].As<Napi::Function>());
     if (poll_ != nullptr || failed_) return env.Undefined();
 
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-      Napi::Error::New(env, "tun: no event loop").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc == 0) {
-      poll_->data = this;
-      rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
-      if (rc != 0) uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    } else {
-      delete poll_;
-    }
+    int rc = topvpn::StartPoll(env, fd_, UV_READABLE, OnPoll, this, &poll_);
     if (rc != 0) {
-      poll_ = nullptr;
-      Napi::Error::New(env, "tun " + name_ + ": uv_poll: " + uv_strerror(rc)).ThrowAsJavaScriptException();
+      topvpn::UvError(env, "tun " + name_ + ": uv_poll", rc).ThrowAsJavaScriptException();
       return env.Undefined();
     }
     if (scratch_ == nullptr) scratch_ = new uint8_t[kBatch * kFrame];  // untouched pages stay unmapped
@@ -246,11 +228,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   // Stops the poll (removing the fd from epoll) before closing the fd, as libuv requires.
   void Shutdown() {
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
-      poll_ = nullptr;
-    }
+    topvpn::StopPoll(poll_, OnClosed);
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
@@ -259,7 +237,7 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
 
   static void OnClosed(uv_handle_t* h) {
     TunDevice* self = static_cast<TunDevice*>(h->data);
-    delete reinterpret_cast<uv_poll_t*>(h);
+    topvpn::FreePoll(h);
     self->on_batch_.Reset();
     self->on_error_.Reset();
     self->async_.reset();
@@ -302,33 +280,16 @@ class TunDevice : public Napi::ObjectWrap<TunDevice> {
   // err is an errno value, or 0 with uv_status < 0 for a libuv poll failure.
   void Fail(const std::string& what, int err, int uv_status = 0) {
     Napi::Env env = Env();
-    if (poll_ != nullptr) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
-      poll_ = nullptr;
-    }
+    topvpn::StopPoll(poll_, OnClosed);
     failed_ = true;
-    Napi::Error e = Napi::Error::New(env, "tun " + name_ + ": " + what);
-    if (err != 0) {
-      e = ErrnoError(env, "tun " + name_ + ": " + what, err);
-    } else {
-      e = Napi::Error::New(env, "tun " + name_ + ": " + what + ": " + uv_strerror(uv_status) + " (interface deleted?)");
-      e.Set("code", Napi::String::New(env, uv_err_name(uv_status)));
-    }
+    Napi::Error e = err != 0 ? ErrnoError(env, "tun " + name_ + ": " + what, err)
+                             : topvpn::UvError(env, "tun " + name_ + ": " + what + " (interface deleted?)", uv_status);
     // on_error_ stays valid until OnClosed runs on a later loop turn.
     Call(on_error_, {e.Value()});
   }
 
-  // Calls into JS through MakeCallback (so microtasks and nextTicks run afterwards). An
-  // exception thrown by the callback becomes an uncaught exception, as for any event.
   void Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
-    Napi::Env env = Env();
-    if (fn.IsEmpty()) return;
-    fn.MakeCallback(Value(), args, *async_);
-    if (env.IsExceptionPending()) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
-    }
+    topvpn::CallJs(Env(), Value(), fn, args, *async_);
   }
 
   int fd_ = -1;
