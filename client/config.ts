@@ -5,6 +5,7 @@
 import { basename, dirname, join } from 'node:path';
 import { type Endpoint, isIpv4, parseEndpoint } from '../relay/addr.js';
 import { checkChainRpcUrl, checkIfName, ConfigError } from '../relay/config.js';
+import { formatIpv4, parseCidr4 } from '../protocol/ipv4.js';
 import { DEFAULT_CONTROL_PATH } from './control.js';
 import { DEFAULT_RESOLV_CONF } from './dns.js';
 import { choosePath, loadRelays, MAX_HOPS, type RelaySpec } from './relay-list.js';
@@ -22,6 +23,8 @@ export interface ConnectFlags {
   resolvConf?: string;
   stateDir?: string;
   killSwitch?: boolean;
+  /** --lan CIDR[,CIDR]: networks the kill switch leaves reachable (IP and ARP). */
+  lan?: string;
   reconnect?: boolean;
   metrics?: string;
   transport?: string;
@@ -46,6 +49,8 @@ export interface ConnectConfig {
   resolvConfExplicit: boolean;
   stateDir: string;
   killSwitch: boolean;
+  /** --lan: LAN networks the kill switch admits (IP and ARP). */
+  lan?: string[];
   reconnect: boolean;
   /** `--transport ws`: reach the entry over this WebSocket URL (wss:// trusting `caFile` if given) instead of UDP. */
   ws?: { url: string; caFile?: string };
@@ -103,10 +108,30 @@ export function parseHops(v: string | undefined): number {
   return n;
 }
 
-export function parseConnectFlags(f: ConnectFlags): ConnectConfig {
-  if (!f.relays) throw new ConfigError('--relays FILE|LIST is required');
+/** --lan CIDR[,CIDR]: IPv4 networks (canonical, e.g. 192.168.1.0/24); only with --kill-switch. */
+export function parseLan(v: string, killSwitch: boolean): string[] {
+  if (!killSwitch) throw new ConfigError('--lan only makes sense with --kill-switch');
+  const items = v.split(',').map((s) => s.trim());
+  for (const c of items) {
+    let ok = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c);
+    if (ok) {
+      try {
+        const p = parseCidr4(c);
+        ok = formatIpv4(p.base) === c.split('/')[0];
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok) throw new ConfigError(`--lan: "${c}" is not an IPv4 network like 192.168.1.0/24`);
+  }
+  return items;
+}
+
+/** `discovered`: the path chosen by discovery (entry first, exactly --hops relays) when --relays is absent. */
+export function parseConnectFlags(f: ConnectFlags, discovered?: RelaySpec[]): ConnectConfig {
+  if (!f.relays && !discovered) throw new ConfigError('--relays FILE|LIST is required');
   const hops = parseHops(f.hops);
-  const relays = loadRelays(f.relays);
+  const relays = discovered ?? loadRelays(f.relays!);
   const path = choosePath(relays, hops);
   const controlPath = f.control ?? DEFAULT_CONTROL_PATH;
   let dns: ConnectConfig['dns'] = 'auto';
@@ -135,6 +160,7 @@ export function parseConnectFlags(f: ConnectFlags): ConnectConfig {
     pretty: f.pretty === true,
   };
   if (f.logLevel !== undefined) cfg.logLevel = f.logLevel;
+  if (f.lan !== undefined) cfg.lan = parseLan(f.lan, cfg.killSwitch);
   const transport = f.transport ?? 'udp';
   if (transport !== 'udp' && transport !== 'ws') throw new ConfigError(`--transport: "${transport}" must be udp or ws`);
   if (transport === 'ws') {

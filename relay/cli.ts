@@ -6,6 +6,9 @@
  *                  [--exit-policy FILE] [--egress IFACE] [--dns IP] [--tun NAME] [--nft-table NAME] [--metrics HOST:PORT] [--region R]
  *                  [--log-level L] [--stats-interval SEC] [--pretty] [--json]
  *                  [--chain-rpc URL --node-key FILE --price-per-gib N [--claim-fee N]]   (paid relaying)
+ *                  [--p2p-listen MADDR[,..] --country CC [--bootstrap MADDR[,..]] [--peer-key FILE] [--operator HEX]
+ *                   [--family HEX,..] [--bandwidth MBIT] [--advertise HOST:PORT] [--p2p-announce MADDR[,..]]
+ *                   [--descriptor-lifetime SEC] [--descriptor-refresh SEC]]   (discovery; needs paid relaying)
  * `start` runs in the foreground, logs pino JSON to stderr, prints one JSON line
  * {"event":"listening",...} on stdout when ready, and on SIGTERM/SIGINT stops cleanly
  * (removes its TUN and nft table) and exits 0. Exit codes: 0 ok, 1 runtime failure, 2 usage.
@@ -122,6 +125,17 @@ program
   .option('--node-key <file>', 'the relay\'s chain key file (topchain keys new): signs claims, is paid')
   .option('--price-per-gib <n>', 'price in base units per GiB carried')
   .option('--claim-fee <n>', 'claim tx fee in base units (default: the chain minimum, 10000)')
+  .option('--p2p-listen <maddrs>', 'discovery: publish a signed descriptor over libp2p, listening here (e.g. /ip4/0.0.0.0/tcp/4001; needs paid relaying)')
+  .option('--p2p-announce <maddrs>', 'discovery: multiaddrs to announce instead of the listen addresses')
+  .option('--bootstrap <maddrs>', 'discovery: peers to dial, comma-separated multiaddrs ending in /p2p/<peer id>')
+  .option('--peer-key <file>', 'discovery: libp2p identity file (0600, created if absent; a stable peer id)')
+  .option('--country <cc>', 'discovery: ISO 3166-1 alpha-2 country the relay is in (clients filter exits by it)')
+  .option('--operator <hex>', 'discovery: operator account address (default: the node address); one operator\'s relays never share a circuit')
+  .option('--family <hexes>', 'discovery: node addresses of your other relays, comma-separated')
+  .option('--bandwidth <mbit>', 'discovery: advertised bandwidth in Mbit/s (default 100)')
+  .option('--advertise <host:port>', 'discovery: UDP endpoint clients dial (default the --listen address)')
+  .option('--descriptor-lifetime <sec>', 'discovery: how long a signed descriptor is valid (default 1800)')
+  .option('--descriptor-refresh <sec>', 'discovery: re-sign and gossip this often (default 600, below the lifetime)')
   .option('--stats-interval <sec>', 'log circuit/traffic stats every SEC seconds, 0 = never (default 60)')
   .option('--pretty', 'human-readable logs')
   .option('--json', 'errors as JSON on stdout too; a {"event":"stopped"} line on stop')

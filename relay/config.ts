@@ -2,6 +2,7 @@
  * `toprelay start` configuration: validated from the CLI's raw flag values. Pure (no IO);
  * every problem is a ConfigError whose message names the flag.
  */
+import { isCountryCode } from '../protocol/descriptor-countries.js';
 import { AddressError, type Cidr, type Endpoint, formatCidr, isIpv4, parseCidr, parseEndpoint } from './addr.js';
 
 export const DEFAULT_EXIT_POOL = '198.19.0.0/16';
@@ -40,7 +41,37 @@ export interface RelayConfig {
   ws?: { listen: Endpoint; certFile?: string; keyFile?: string };
   /** Paid relaying (--chain-rpc): circuits must bind a payment channel; receipts are claimed on chain. */
   payments?: RelayPaymentFlags;
+  /** Publish a signed descriptor over libp2p (--p2p-listen); needs paid relaying (the chain and the node key). */
+  discovery?: RelayDiscoveryFlags;
 }
+
+export interface RelayDiscoveryFlags {
+  /** libp2p listen multiaddrs, e.g. /ip4/0.0.0.0/tcp/4001. */
+  listen: string[];
+  /** Multiaddrs to announce instead of the listen addresses. */
+  announce?: string[];
+  /** Discovery peers to dial and keep dialing (each ends in /p2p/<peer id>). */
+  bootstrap: string[];
+  /** Persistent libp2p identity (0600, created if absent); absent = a new peer id every start. */
+  peerKeyFile?: string;
+  /** ISO 3166-1 alpha-2 country, upper case (the descriptor's region). */
+  country: string;
+  /** Operator account (64 hex); default the relay's node address. */
+  operator?: string;
+  /** Other node addresses of the same operator (64 hex each). */
+  family: string[];
+  /** Advertised bandwidth, bit/s. */
+  bandwidthBps: number;
+  /** Advertised UDP endpoint; default the bound listen address (which must then not be 0.0.0.0). */
+  advertise?: Endpoint;
+  /** Descriptor lifetime and refresh interval, ms (refresh < lifetime). */
+  lifetimeMs: number;
+  refreshMs: number;
+}
+
+export const DEFAULT_BANDWIDTH_MBIT = 100;
+export const DEFAULT_DESCRIPTOR_LIFETIME_SEC = 30 * 60;
+export const DEFAULT_DESCRIPTOR_REFRESH_SEC = 10 * 60;
 
 export interface RelayPaymentFlags {
   rpcUrl: string;
@@ -77,6 +108,17 @@ export interface RelayStartFlags {
   nodeKey?: string;
   pricePerGib?: string;
   claimFee?: string;
+  p2pListen?: string;
+  p2pAnnounce?: string;
+  bootstrap?: string;
+  peerKey?: string;
+  country?: string;
+  operator?: string;
+  family?: string;
+  bandwidth?: string;
+  advertise?: string;
+  descriptorLifetime?: string;
+  descriptorRefresh?: string;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +173,65 @@ export function parseRelayPaymentFlags(f: RelayStartFlags): RelayPaymentFlags | 
   return out;
 }
 
+const HEX32_RE = /^[0-9a-f]{64}$/;
+const COUNTRY_RE = /^[A-Z]{2}$/;
+
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function seconds(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d{1,6}$/.test(v) || Number(v) === 0) throw new ConfigError(`--${name}: "${v}" must be a positive whole number of seconds`);
+  return Number(v);
+}
+
+/**
+ * --p2p-listen MULTIADDR[,..] [--p2p-announce ..] [--bootstrap ..] [--peer-key FILE] --country CC
+ * [--operator HEX] [--family HEX,..] [--bandwidth MBIT] [--advertise HOST:PORT]
+ * [--descriptor-lifetime SEC] [--descriptor-refresh SEC]: discovery is on with --p2p-listen,
+ * and then needs paid relaying (a descriptor is signed by the chain key and carries the price).
+ */
+export function parseRelayDiscoveryFlags(f: RelayStartFlags, paid: boolean): RelayDiscoveryFlags | undefined {
+  const dependents = ['p2pAnnounce', 'bootstrap', 'country', 'operator', 'family', 'bandwidth', 'advertise', 'descriptorLifetime', 'descriptorRefresh'] as const;
+  if (f.p2pListen === undefined) {
+    const stray = dependents.filter((k) => f[k] !== undefined);
+    if (stray.length > 0) throw new ConfigError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only make sense with --p2p-listen (discovery)`);
+    return undefined;
+  }
+  if (!paid) throw new ConfigError('--p2p-listen (discovery) needs paid relaying: --chain-rpc, --node-key and --price-per-gib (clients only use staked relays)');
+  const listen = list(f.p2pListen);
+  if (listen.length === 0 || listen.some((a) => !a.startsWith('/'))) throw new ConfigError(`--p2p-listen: "${f.p2pListen}" must be multiaddrs like /ip4/0.0.0.0/tcp/4001`);
+  const bootstrap = list(f.bootstrap);
+  for (const b of bootstrap) if (!b.startsWith('/') || !b.includes('/p2p/')) throw new ConfigError(`--bootstrap: ${b} must be a multiaddr ending in /p2p/<peer id>`);
+  if (f.country === undefined) throw new ConfigError('--p2p-listen needs --country CC (ISO 3166-1 alpha-2, where the relay exits)');
+  const country = f.country.toUpperCase();
+  if (!COUNTRY_RE.test(country) || !isCountryCode(country)) throw new ConfigError(`--country: "${f.country}" is not a 2-letter country code`);
+  if (f.operator !== undefined && !HEX32_RE.test(f.operator)) throw new ConfigError(`--operator: "${f.operator}" must be an account address (64 lowercase hex)`);
+  const family = list(f.family);
+  for (const a of family) if (!HEX32_RE.test(a)) throw new ConfigError(`--family: "${a}" must be a node address (64 lowercase hex)`);
+  let bandwidthBps = DEFAULT_BANDWIDTH_MBIT * 1e6;
+  if (f.bandwidth !== undefined) {
+    const mbit = Number(f.bandwidth);
+    if (!/^\d+(\.\d+)?$/.test(f.bandwidth) || !(mbit > 0) || mbit * 1e6 > 1e13) throw new ConfigError(`--bandwidth: "${f.bandwidth}" must be Mbit/s, above 0 and at most 10^7`);
+    bandwidthBps = Math.max(1, Math.round(mbit * 1e6));
+  }
+  const lifetimeMs = seconds('descriptor-lifetime', f.descriptorLifetime, DEFAULT_DESCRIPTOR_LIFETIME_SEC) * 1000;
+  if (lifetimeMs > 24 * 3600_000) throw new ConfigError('--descriptor-lifetime: at most 86400 seconds');
+  const refreshMs = seconds('descriptor-refresh', f.descriptorRefresh, Math.max(1, Math.min(DEFAULT_DESCRIPTOR_REFRESH_SEC, Math.floor(lifetimeMs / 3000)))) * 1000;
+  if (refreshMs >= lifetimeMs) throw new ConfigError('--descriptor-refresh must be shorter than --descriptor-lifetime');
+  const out: RelayDiscoveryFlags = { listen, bootstrap, country, family, bandwidthBps, lifetimeMs, refreshMs };
+  const announce = list(f.p2pAnnounce);
+  if (announce.length > 0) out.announce = announce;
+  if (f.peerKey !== undefined) out.peerKeyFile = f.peerKey;
+  if (f.operator !== undefined) out.operator = f.operator;
+  if (f.advertise !== undefined) {
+    out.advertise = flag('advertise', () => parseEndpoint(f.advertise!));
+    if (out.advertise.host === '0.0.0.0') throw new ConfigError('--advertise: give the address clients dial, not 0.0.0.0');
+  }
+  return out;
+}
+
 export function parseRelayStartFlags(f: RelayStartFlags): RelayConfig {
   if (!f.listen) throw new ConfigError('--listen HOST:PORT is required');
   if (!f.key) throw new ConfigError('--key FILE is required');
@@ -155,6 +256,8 @@ export function parseRelayStartFlags(f: RelayStartFlags): RelayConfig {
   }
   const payments = parseRelayPaymentFlags(f);
   if (payments) cfg.payments = payments;
+  const discovery = parseRelayDiscoveryFlags(f, payments !== undefined);
+  if (discovery) cfg.discovery = discovery;
   if (f.logLevel !== undefined) {
     if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(f.logLevel)) throw new ConfigError(`--log-level: unknown level "${f.logLevel}"`);
     cfg.logLevel = f.logLevel;

@@ -21,7 +21,9 @@ import { openBindTransport } from '../conn/index.js';
 import { openWsListener, type WsListener } from './ws-listener.js';
 import { readFileSync } from 'node:fs';
 import { RelayPayments } from './payments/service.js';
+import { receiptsFileFor } from './payments/receipt-store.js';
 import { readKeyFile as readChainKeyFile } from '../chain/node/keys.js';
+import { RelayDiscovery, type RelayDiscoveryInfo } from '../discovery/relay-service.js';
 
 export interface RelayDaemonDeps {
   log: Logger;
@@ -50,7 +52,13 @@ export interface RelayListening {
   ws?: string;
   /** Paid relaying (--chain-rpc): the address claims are paid to, the chain, the price (base units per GiB). */
   payments?: { address: string; chainId: string; pricePerGiB: string };
+  /** Discovery (--p2p-listen): the libp2p peer id and the multiaddrs others bootstrap from. */
+  discovery?: RelayDiscoveryInfo & { country: string; udp: string };
   pid: number;
+}
+
+export class DiscoveryConfigError extends Error {
+  override readonly name = 'ConfigError';
 }
 
 export class RelayDaemon {
@@ -64,6 +72,8 @@ export class RelayDaemon {
   private metrics: RelayMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
   private payments: RelayPayments | undefined;
+  private discovery: RelayDiscovery | undefined;
+  private discoveryInfo: RelayListening['discovery'];
 
   constructor(
     private readonly cfg: RelayConfig,
@@ -110,6 +120,7 @@ export class RelayDaemon {
           rpcUrl: p.rpcUrl,
           relaySeed: Buffer.from(nodeKey.seedHex, 'hex'),
           pricePerGiB: p.pricePerGiB,
+          receiptsFile: receiptsFileFor(p.nodeKeyFile),
           ...(p.claimFee !== undefined ? { fee: p.claimFee } : {}),
           log,
           clock,
@@ -157,6 +168,7 @@ export class RelayDaemon {
         // Counters follow the engine's cumulative stats, synced on every scrape.
         const registry = new ObservingRegistry(() => {
           this.metrics?.observeEngine(engine.stats());
+          this.metrics?.peers.set(this.discovery?.peers() ?? 0);
           if (payments) {
             this.metrics?.observeEarnings(payments.earnings());
             this.metrics?.observeReceiptOutcomes(payments.hooks.stats().receipts);
@@ -164,6 +176,35 @@ export class RelayDaemon {
         });
         this.metrics = createRelayMetrics(registry, { exit: this.cfg.exit !== undefined, ...(this.cfg.region ? { region: this.cfg.region } : {}) });
         this.metricsServer = await startMetricsServer({ host: this.cfg.metrics.host, port: this.cfg.metrics.port, registry });
+      }
+      if (this.cfg.discovery && this.cfg.payments) {
+        const dc = this.cfg.discovery;
+        const bound = this.udp.local;
+        const udpEp = dc.advertise ?? bound;
+        if (udpEp.host === '0.0.0.0') throw new DiscoveryConfigError('--p2p-listen with --listen 0.0.0.0:PORT needs --advertise HOST:PORT (the address clients dial)');
+        const udpText = formatEndpoint(udpEp);
+        const started = await RelayDiscovery.start({
+          chainRpc: this.cfg.payments.rpcUrl,
+          nodeKey: readChainKeyFile(this.cfg.payments.nodeKeyFile),
+          onionKey: toHex(this.key.publicKey),
+          udp: udpText,
+          ...(this.ws && !this.ws.url.includes('://0.0.0.0') ? { ws: this.ws.url } : {}),
+          pricePerGiB: this.cfg.payments.pricePerGiB,
+          country: dc.country,
+          bandwidthBps: dc.bandwidthBps,
+          exitPolicy: policy ? policy.toLines() : [],
+          ...(dc.operator !== undefined ? { operator: dc.operator } : {}),
+          family: dc.family,
+          listen: dc.listen,
+          ...(dc.announce ? { announce: dc.announce } : {}),
+          bootstrap: dc.bootstrap,
+          ...(dc.peerKeyFile !== undefined ? { peerKeyFile: dc.peerKeyFile } : {}),
+          lifetimeMs: dc.lifetimeMs,
+          refreshMs: dc.refreshMs,
+          log,
+        });
+        this.discovery = started.discovery;
+        this.discoveryInfo = { ...started.info, country: dc.country, udp: udpText };
       }
       if (this.cfg.statsIntervalSec > 0) {
         this.statsTimer = setInterval(() => log.info(this.stats(), 'relay stats'), this.cfg.statsIntervalSec * 1000);
@@ -184,6 +225,7 @@ export class RelayDaemon {
     };
     if (this.metricsServer) out.metrics = this.metricsServer.url;
     if (this.ws) out.ws = this.ws.url;
+    if (this.discoveryInfo) out.discovery = this.discoveryInfo;
     if (this.payments && this.cfg.payments) out.payments = { address: this.payments.address, chainId: this.payments.port.o.chainId, pricePerGiB: this.cfg.payments.pricePerGiB.toString() };
     if (this.exitNet && this.cfg.exit) {
       out.tun = this.exitNet.tun.name;
@@ -200,6 +242,7 @@ export class RelayDaemon {
     const out: Record<string, unknown> = { engine: this.engine?.stats(), udp: this.udp?.stats(), tunWriteDrops: this.tunWriteDrops };
     if (this.ws) out.ws = this.ws.stats();
     if (this.payments) out.payments = paymentSummary(this.payments);
+    if (this.discovery) out.discovery = { peers: this.discovery.peers(), knownRelays: this.discovery.knownRelays(), published: this.discovery.published() };
     return out;
   }
 
@@ -207,6 +250,7 @@ export class RelayDaemon {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.statsTimer) clearInterval(this.statsTimer);
+      await this.discovery?.stop();
       try {
         this.engine?.stop();
       } catch (err) {

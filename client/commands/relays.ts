@@ -7,19 +7,13 @@
  * Exit 1 when no bootstrap peer could be reached.
  */
 import type { Command } from 'commander';
-import { RpcChainView } from '../../discovery/chain-view-rpc.js';
-import { Directory } from '../../discovery/directory.js';
-import { DiscoveryNode } from '../../discovery/node.js';
-import { Libp2pTransport } from '../../discovery/transport-libp2p.js';
+import { DiscoverySession, DiscoveryUnreachableError } from '../../discovery/session.js';
 import { printJson, UsageError } from '../../relay/cli-util.js';
 import { formatTop, parseAmount, parseRpcUrl, guardFetch } from '../../relay/commands/amount.js';
-import { defaultRpcCall, rpcChainIdentity } from '../../relay/payments/chain-rpc.js';
 import type { RelayCandidate } from '../path/relays.js';
 import { handshakeRtt } from './ping.js';
 
-export class DiscoveryUnreachableError extends Error {
-  override readonly name = 'DiscoveryUnreachableError';
-}
+export { DiscoveryUnreachableError };
 
 interface RelaysOpts {
   chainRpc?: string;
@@ -89,24 +83,11 @@ export function sortRows(rows: RelayRow[], key: SortKey): RelayRow[] {
 
 /** Collects candidates from the bootstrap peers: waits for a connection, then asks every connected peer for its set. */
 async function gather(url: string, bootstrap: string[], timeoutMs: number): Promise<{ chainId: string; candidates: RelayCandidate[]; peers: number }> {
-  const { chainId } = await rpcChainIdentity(defaultRpcCall, url);
-  const node = await DiscoveryNode.create({ bootstrap, listen: ['/ip4/127.0.0.1/tcp/0'], redialIntervalMs: 500 });
-  const transport = await Libp2pTransport.create(node);
-  const directory = new Directory({ chainId, chain: new RpcChainView(url) });
-  await directory.start();
-  directory.attach(transport, { serve: false });
+  const session = await DiscoverySession.open({ chainRpc: url, bootstrap, timeoutMs });
   try {
-    await node.start();
-    const end = Date.now() + timeoutMs;
-    while (transport.peers().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    const peers = transport.peers();
-    if (peers.length === 0) throw new DiscoveryUnreachableError(`no bootstrap peer reachable within ${timeoutMs / 1000} s (${bootstrap.join(', ')})`);
-    await Promise.all(peers.map((p) => directory.syncFrom(transport, p)));
-    return { chainId, candidates: directory.candidates(), peers: peers.length };
+    return { chainId: session.chainId, candidates: session.candidates(), peers: session.peers() };
   } finally {
-    await directory.stop();
-    await transport.close().catch(() => undefined);
-    await node.stop().catch(() => undefined);
+    await session.close();
   }
 }
 

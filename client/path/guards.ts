@@ -60,6 +60,8 @@ export interface GuardSetOptions {
 export interface GuardRefreshRules {
   minStake?: bigint;
   chainId?: string;
+  /** Guards in one /16 count as related (default true; false only on a private testnet). */
+  distinctSubnets?: boolean;
 }
 
 /** `<configDir>/guards.json` */
@@ -108,7 +110,9 @@ export class GuardSet {
   /** Applies the current relay list: drops unusable or old guards, then refills. */
   refresh(candidates: readonly RelayCandidate[], rules: GuardRefreshRules = {}): GuardUpdate {
     const now = this.clock.wallMs();
-    const elig: EligibilityRules = { nowMs: now, ...rules };
+    const { distinctSubnets, ...eligRules } = rules;
+    const elig: EligibilityRules = { nowMs: now, ...eligRules };
+    const relOpts = { distinctSubnets: distinctSubnets !== false };
     const byAddress = new Map(candidates.map((c) => [c.descriptor.nodeAddress, c] as const));
     const update: GuardUpdate = { added: [], removed: [] };
     const kept: GuardEntry[] = [];
@@ -143,7 +147,7 @@ export class GuardSet {
     const held = new Set(this.guards.map((g) => g.address));
     while (listedGuards().length < PRIMARY_GUARDS) {
       const current = listedGuards();
-      const pool = candidates.filter((c) => !held.has(c.descriptor.nodeAddress) && ineligibility(c, elig) === null && current.every((g) => !related(g, c)));
+      const pool = candidates.filter((c) => !held.has(c.descriptor.nodeAddress) && ineligibility(c, elig) === null && current.every((g) => !related(g, c, relOpts)));
       const pick = weightedPick(pool, this.rng);
       if (pick === undefined) break;
       const lifetime = GUARD_LIFETIME_MS - Math.floor(this.rng() * GUARD_LIFETIME_JITTER * GUARD_LIFETIME_MS);

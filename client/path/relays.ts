@@ -92,17 +92,26 @@ function operatorsOf(c: RelayCandidate): string[] {
   return c.owner !== undefined && c.owner !== c.descriptor.operator ? [c.descriptor.operator, c.owner] : [c.descriptor.operator];
 }
 
+export interface RelatedOptions {
+  /**
+   * Whether UDP endpoints in one /16 make two relays related (default true). Only a private
+   * testnet, where every relay sits in one subnet, turns this off (Tor's EnforceDistinctSubnets 0).
+   */
+  distinctSubnets?: boolean;
+}
+
 /**
  * True when two relays must not be on one circuit: the same node, a shared operator id,
  * either one listing the other as family (one-sided declarations count: stricter than Tor's
- * mutual rule, it can only remove choices), or UDP endpoints in the same /16.
+ * mutual rule, it can only remove choices), or UDP endpoints in the same /16 (unless
+ * `distinctSubnets` is false).
  */
-export function related(a: RelayCandidate, b: RelayCandidate): boolean {
+export function related(a: RelayCandidate, b: RelayCandidate, opts: RelatedOptions = {}): boolean {
   const da = a.descriptor;
   const db = b.descriptor;
   if (da.nodeAddress === db.nodeAddress) return true;
   const opsB = operatorsOf(b);
   if (operatorsOf(a).some((o) => opsB.includes(o))) return true;
   if (da.family.includes(db.nodeAddress) || db.family.includes(da.nodeAddress)) return true;
-  return slash16(a) === slash16(b);
+  return opts.distinctSubnets !== false && slash16(a) === slash16(b);
 }

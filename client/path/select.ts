@@ -7,7 +7,7 @@
  */
 import { parseUdpEndpoint } from '../../protocol/descriptor.js';
 import { PolicyRuleError, parsePolicy, policyAllows, policyAllowsPortSomewherePublic, type PolicyRule } from '../../protocol/descriptor-policy.js';
-import { ineligibility, related, weightedPick, type EligibilityRules, type Ineligibility, type RelayCandidate } from './relays.js';
+import { ineligibility, related as relatedStrict, weightedPick, type EligibilityRules, type Ineligibility, type RelayCandidate } from './relays.js';
 import { cryptoRng, type Rng } from './rng.js';
 
 export type { RelayCandidate, RelayMeasurement } from './relays.js';
@@ -49,6 +49,8 @@ export interface PathConstraints {
   minStake?: bigint;
   /** Only relays that published for this chain. */
   chainId?: string;
+  /** Two hops in one /16 are related (default true; false only on a private testnet). */
+  distinctSubnets?: boolean;
 }
 
 export interface SelectOptions {
@@ -123,6 +125,8 @@ export function selectPath(candidates: readonly RelayCandidate[], constraints: P
     exclude: new Set(constraints.exclude ?? []),
   };
   const maxPrice = constraints.maxPricePerGiB;
+  const relOpts = { distinctSubnets: constraints.distinctSubnets !== false };
+  const related = (a: RelayCandidate, b: RelayCandidate): boolean => relatedStrict(a, b, relOpts);
 
   // Every hop: eligible and within price.
   const why = new Map<string, number>();

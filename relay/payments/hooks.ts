@@ -136,6 +136,8 @@ export interface RelayPaymentOptions {
   book: ReceiptBook;
   log: Logger;
   onOutcome?: (ev: PaymentEvent) => void;
+  /** TEST ONLY (service.ts TEST_OVERCLAIM_ENV): added to servedForward in every PAYMENT_REQUIRED / RECEIPT_ACK (an overclaiming relay). */
+  reportInflationBytes?: bigint;
 }
 
 export interface RelayPaymentStats {
@@ -206,7 +208,9 @@ export function createRelayPaymentHooks(o: RelayPaymentOptions): RelayPaymentHoo
     }
   };
 
+  const inflate = o.reportInflationBytes ?? 0n;
   const send = (id: number, c: PaymentControl): void => {
+    if (inflate > 0n && (c.ctype === PaymentCtrl.PAYMENT_REQUIRED || c.ctype === PaymentCtrl.RECEIPT_ACK) && (c.servedForward > 0n || c.servedBackward > 0n)) c = { ...c, servedForward: c.servedForward + inflate };
     if (sender === undefined || !sender.sendAppControl(id, encodePaymentControl(c))) st.sendFailures++;
   };
 

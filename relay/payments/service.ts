@@ -21,6 +21,14 @@ import { ClaimWorker, defaultClaimPolicy, type TickReport } from './claims.js';
 import { CachedChannelSource, createRelayPaymentHooks, type PaymentEvent, type RelayPaymentHooks, type RelayPaymentStats } from './hooks.js';
 import { reconcile, ledgerInputs, type EarningsReport } from './ledger.js';
 import { ReceiptBook } from './meter.js';
+import { ReceiptStore } from './receipt-store.js';
+
+/**
+ * TEST ONLY (attack suites): a relay started with this variable set adds that many bytes to the
+ * served figures of every PAYMENT_REQUIRED / RECEIPT_ACK it sends, i.e. it overclaims. Never set
+ * it in production: honest clients stop paying such a relay (client/payments/signer.ts).
+ */
+export const TEST_OVERCLAIM_ENV = 'TOPVPN_TEST_RELAY_OVERCLAIM_BYTES';
 
 export const DEFAULT_CLAIM_TICK_MS = 5_000;
 /** Devnet/default chain params (chain/state/params.ts): minFee 0.01 TOP, burn 10 %. */
@@ -48,6 +56,13 @@ export interface RelayPaymentsConfig {
   onEvent?: (ev: PaymentEvent) => void;
   onClaims?: (r: TickReport) => void;
   call?: RpcCallFn;
+  /**
+   * Where the best receipts are kept across restarts (receipt-store.ts); loaded at start (the
+   * claim worker then claims what is due, a closed channel at once), saved on every receipt.
+   */
+  receiptsFile?: string;
+  /** TEST ONLY: see TEST_OVERCLAIM_ENV (default: read from that variable, else 0). */
+  reportInflationBytes?: bigint;
 }
 
 export interface RelayPaymentsStats {
@@ -74,6 +89,7 @@ export class RelayPayments {
     readonly worker: ClaimWorker,
     readonly watcher: ChannelWatcher,
     private readonly cfg: RelayPaymentsConfig,
+    readonly store: ReceiptStore | undefined,
   ) {}
 
   /** Connects to the node (chain id, shards), starts the watchtower and the claim timer. */
@@ -85,6 +101,14 @@ export class RelayPayments {
     const clock = cfg.clock ?? new SystemClock();
     const cache = new CachedChannelSource(port, clock, cfg.channelCacheMs);
     const book = new ReceiptBook();
+    const store = cfg.receiptsFile !== undefined ? new ReceiptStore(cfg.receiptsFile, address, cfg.log) : undefined;
+    const restored = store?.restoreInto(book);
+    if (restored) cfg.log.info({ file: cfg.receiptsFile, ...restored }, 'receipts restored');
+    const envInflation = process.env[TEST_OVERCLAIM_ENV];
+    const inflation = cfg.reportInflationBytes ?? (envInflation !== undefined && /^\d+$/.test(envInflation) ? BigInt(envInflation) : 0n);
+    if (inflation > 0n) cfg.log.warn({ bytes: inflation.toString() }, `${TEST_OVERCLAIM_ENV} set: this relay overclaims (test only)`);
+    // finalized channels (worker's chain view) have nothing left to claim: not kept on disk
+    let notFinalized = (_id: string): boolean => true;
     const hooks = createRelayPaymentHooks({
       chainId: port.o.chainId,
       relay: address,
@@ -93,9 +117,14 @@ export class RelayPayments {
       chain: cache,
       book,
       log: cfg.log,
-      ...(cfg.onEvent ? { onOutcome: cfg.onEvent } : {}),
+      ...(inflation > 0n ? { reportInflationBytes: inflation } : {}),
+      onOutcome: (ev) => {
+        if (ev.type === 'receipt' && store) store.schedule(book, notFinalized);
+        cfg.onEvent?.(ev);
+      },
     });
-    const worker = new ClaimWorker(port, book, defaultClaimPolicy({ pricePerGiB: cfg.pricePerGiB, fee, burnPercent, ...(cfg.claimThresholdBytes !== undefined ? { thresholdBytes: cfg.claimThresholdBytes } : {}) }));
+    const worker: ClaimWorker = new ClaimWorker(port, book, defaultClaimPolicy({ pricePerGiB: cfg.pricePerGiB, fee, burnPercent, ...(cfg.claimThresholdBytes !== undefined ? { thresholdBytes: cfg.claimThresholdBytes } : {}) }));
+    notFinalized = (id) => worker.chainView(id)?.status !== 'finalized';
     let self: RelayPayments | undefined;
     const watcher = new ChannelWatcher({
       url: cfg.rpcUrl,
@@ -111,11 +140,13 @@ export class RelayPayments {
       log: cfg.log,
       ...(cfg.watchPollMs !== undefined ? { pollMs: cfg.watchPollMs } : {}),
     });
-    self = new RelayPayments(address, port, cache, book, hooks, worker, watcher, cfg);
+    self = new RelayPayments(address, port, cache, book, hooks, worker, watcher, cfg, store);
     await watcher.start();
     const r = self;
     r.timer = setInterval(() => void r.tick(), cfg.claimTickMs ?? DEFAULT_CLAIM_TICK_MS);
     r.timer.unref();
+    // Restored receipts: a channel closed while we were away is claimed now, not at the next tick.
+    if (restored && restored.restored > 0) void r.tick();
     cfg.log.info({ address: address.slice(0, 16), chainId: port.o.chainId, watch: watcher.mode }, 'payments ready');
     return r;
   }
@@ -166,5 +197,9 @@ export class RelayPayments {
     this.timer = undefined;
     this.watcher.stop();
     await this.tick('shutdown');
+    if (this.store) {
+      this.store.schedule(this.book, (id) => this.worker.chainView(id)?.status !== 'finalized');
+      this.store.flush();
+    }
   }
 }
