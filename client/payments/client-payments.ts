@@ -22,6 +22,13 @@ import { planChannels, planCleanup, type KnownChannel, type PlanOptions, type Ho
 import { PaymentSession, type HopChannel, type PaymentSessionOptions } from './session.js';
 import type { RpcCallFn, WaitTxOptions } from '../../relay/payments/chain-rpc.js';
 
+/**
+ * TEST ONLY (attack suites): a client daemon started with this variable set stops sending
+ * receipts once a hop's receipt would cover more than that many bytes, and keeps sending IP
+ * (PaymentSession stopPayingAfterBytes): the relays must cut it off after their credit window.
+ */
+export const TEST_STOP_PAYING_ENV = 'TOPVPN_TEST_CLIENT_STOP_PAYING_AFTER_BYTES';
+
 /** Devnet/default chain minFee (chain/state/params.ts: 0.01 TOP). */
 export const DEFAULT_TX_FEE = 10_000n;
 
@@ -94,8 +101,12 @@ export class ClientPayments {
   /** A PaymentSession for `circuit` paying `hops`; its receipts update the known channels. */
   session(circuit: Circuit, hops: HopChannel[], o: { clock: Clock; log: Logger } & Partial<Pick<PaymentSessionOptions, 'onOverclaim' | 'onExhausted' | 'signer' | 'retryMs' | 'bindTimeoutMs' | 'tickMs'>>): PaymentSession {
     for (const h of hops) this.inUse.add(h.channelId);
+    const stopEnv = process.env[TEST_STOP_PAYING_ENV];
+    const stopPayingAfterBytes = stopEnv !== undefined && /^\d+$/.test(stopEnv) ? BigInt(stopEnv) : undefined;
+    if (stopPayingAfterBytes !== undefined) this.cfg.log.warn({ bytes: stopEnv }, `${TEST_STOP_PAYING_ENV} set: this client stops paying (test only)`);
     return new PaymentSession({
       ...o,
+      ...(stopPayingAfterBytes !== undefined ? { stopPayingAfterBytes } : {}),
       circuit,
       chainId: this.chainId,
       payer: this.chain.payer,

@@ -96,6 +96,11 @@ export interface PaymentSessionOptions {
   onSigned?: (hop: number, r: SignedPaymentReceipt) => void;
   /** A hop's deposit is fully promised: open a bigger channel and rebuild. */
   onExhausted?: (hop: number) => void;
+  /**
+   * TEST ONLY (attack suites, client-payments.ts TEST_STOP_PAYING_ENV): receipts for more than
+   * this many bytes are signed but never sent, and IP is never held: a client that stops paying.
+   */
+  stopPayingAfterBytes?: bigint;
 }
 
 export interface HopPayStats {
@@ -115,6 +120,8 @@ export interface PaymentSessionStats {
   hops: HopPayStats[];
   /** IP packets dropped because a hop was paused (or the session not active). */
   held: number;
+  /** Receipts signed but not sent (test-only stopPayingAfterBytes). */
+  withheld: number;
   notActive: number;
   malformed: number;
 }
@@ -158,6 +165,7 @@ export class PaymentSession {
   private held = 0;
   private notActive = 0;
   private malformed = 0;
+  private withheld = 0;
   private bindWait: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
   constructor(private readonly o: PaymentSessionOptions) {
@@ -231,7 +239,7 @@ export class PaymentSession {
       this.notActive += packets.length;
       return;
     }
-    if (this.paused > 0) {
+    if (this.paused > 0 && this.o.stopPayingAfterBytes === undefined) {
       this.held += packets.length;
       return;
     }
@@ -279,6 +287,7 @@ export class PaymentSession {
     return {
       state: this.st,
       held: this.held,
+      withheld: this.withheld,
       notActive: this.notActive,
       malformed: this.malformed,
       hops: this.hops.map((h) => ({
@@ -305,6 +314,11 @@ export class PaymentSession {
 
   private sendReceipt(i: number, r: SignedPaymentReceipt): void {
     this.hops[i]!.offeredAt = this.clock.now();
+    const stopAt = this.o.stopPayingAfterBytes;
+    if (stopAt !== undefined && r.receipt.cumulativeBytes > stopAt) {
+      this.withheld++;
+      return;
+    }
     this.c.sendAppControl(i, encodePaymentControl({ ctype: PaymentCtrl.RECEIPT, ...r }));
     try {
       this.o.onSigned?.(i, r);
