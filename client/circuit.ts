@@ -51,6 +51,22 @@ export interface CircuitOptions {
   sessionLimits?: SessionLimits;
   /** Dead-hop detection (off when absent). The tick defaults to probeMs / 2 then. */
   liveness?: LivenessOptions;
+  /**
+   * A resumption token from an earlier circuit to the same exit (protocol/resume.ts): the
+   * exit is asked with EXIT_RESUME (same address back if it can); after RESUME_FALLBACK_SENDS
+   * unanswered sends, with a plain EXIT_OPEN (an exit that no longer knows EXIT_RESUME).
+   */
+  resume?: Buffer;
+}
+
+/** EXIT_RESUME sends before falling back to EXIT_OPEN. */
+export const RESUME_FALLBACK_SENDS = 2;
+
+/** The exit's latest resumption token for this circuit's address. */
+export interface ResumeToken {
+  token: Buffer;
+  /** Clock.now() after which the exit no longer honours it. */
+  validUntil: number;
 }
 
 /** Why and where an up circuit died; `hop` (0 = entry) is the first hop that stopped answering ('unresponsive'). */
@@ -129,7 +145,9 @@ export class Circuit {
   /** layers[i] = hop i's session + fwdIdx, for every built hop (reused for sealing). */
   private readonly layers: LayerSpec[] = [];
   private readonly localIdx: number;
-  private readonly o: Required<Omit<CircuitOptions, 'liveness'>>;
+  private readonly o: Required<Omit<CircuitOptions, 'liveness' | 'resume'>>;
+  private readonly resumeIn: Buffer | undefined;
+  private resumeOut: ResumeToken | undefined;
   private readonly liveness: Liveness | undefined;
   private pending: Pending | undefined;
   private timer: TimerHandle | undefined;
@@ -165,6 +183,7 @@ export class Circuit {
       sessionLimits: o.sessionLimits ?? DEFAULT_SESSION_LIMITS,
     };
     this.liveness = o.liveness ? new Liveness(path.length, o.liveness) : undefined;
+    this.resumeIn = o.resume;
     this.st = {
       state: 'new',
       hopsBuilt: 0,
@@ -215,6 +234,11 @@ export class Circuit {
    */
   onDown(handler: (reason: string, info: DownInfo) => void): void {
     this.downHandler = handler;
+  }
+
+  /** The exit's latest resumption token (arrives just after EXIT_OPENED; absent from exits that do not issue them). */
+  get resumeToken(): ResumeToken | undefined {
+    return this.resumeOut;
   }
 
   stats(): CircuitStats {
@@ -279,10 +303,13 @@ export class Circuit {
   }
 
   private startExitOpen(): Pending['resend'] {
-    const body = encodeControl({ ctype: Ctrl.EXIT_OPEN });
+    const open = encodeControl({ ctype: Ctrl.EXIT_OPEN });
+    const resume = this.resumeIn !== undefined ? encodeControl({ ctype: Ctrl.EXIT_RESUME, token: this.resumeIn }) : undefined;
     const last = this.hops.length - 1;
+    let sends = 0;
     const resend = (): void => {
-      this.sendControlTo(last, body);
+      sends++;
+      this.sendControlTo(last, resume !== undefined && sends <= RESUME_FALLBACK_SENDS ? resume : open);
     };
     resend();
     return resend;
@@ -505,6 +532,10 @@ export class Circuit {
         if (pend === undefined || pend.phase !== 'exit' || from !== this.hops.length - 1) return this.dropR('unexpected');
         this.exitUp = { ipv4: ctrl.ipv4, prefixLen: ctrl.prefixLen, buildMs: 0, ...(ctrl.dns !== undefined ? { dns: ctrl.dns } : {}) };
         return this.settle();
+      case Ctrl.RESUME_TOKEN:
+        if (from !== this.hops.length - 1 || this.exitUp === undefined) return this.dropR('unexpected');
+        this.resumeOut = { token: Buffer.from(ctrl.token), validUntil: this.clock.now() + ctrl.ttlS * 1000 };
+        return;
       case Ctrl.EXIT_REFUSED:
         if (pend === undefined || pend.phase !== 'exit' || from !== this.hops.length - 1) return this.dropR('unexpected');
         return this.settle(new CircuitBuildError(from, 'refused', `exit refused, reason ${ctrl.reason}`));

@@ -24,17 +24,19 @@ import { type CommandRunner, runCommand } from '../relay/system.js';
 import type { UdpTransport } from '../relay/udp.js';
 import { openBindTransport } from '../conn/index.js';
 import { Circuit, CircuitBuildError, DEFAULT_LIVENESS } from './circuit.js';
-import { relayKey, repairPath } from './circuit-repath.js';
+import { DeadRelays, relayKey, repairPath, repath, type RelaySource } from './circuit-repath.js';
+import type { ResumeToken } from './circuit.js';
 import { openWsTransport, WS_INNER_MTU } from './ws-transport.js';
 import { type ClientMetrics, createClientMetrics } from './metrics.js';
 import { ControlError, ControlServer, probe } from './control.js';
 import { checkSafeTarget, DnsManager } from './dns.js';
 import { applyKillSwitch, removeKillSwitch } from './killswitch.js';
-import type { RelaySpec } from './relay-list.js';
+import { ListRelaySource, type RelaySpec } from './relay-list.js';
 import { RouteManager } from './routes.js';
 import type { ClientPayments } from './payments/client-payments.js';
 import type { HopQuote } from './payments/channels.js';
-import type { HopChannel, PaymentSession } from './payments/session.js';
+import type { HopChannel, OverclaimReport, PaymentSession } from './payments/session.js';
+import { standbyQuotes, StandbyChannels } from './payments/standby.js';
 
 export class ConnectAbortedError extends Error {
   override readonly name = 'ConnectAbortedError';
@@ -56,8 +58,17 @@ export interface ClientDaemonOptions {
   reconnect?: boolean;
   /** Reach the entry over this WebSocket (client/ws-transport.ts) instead of UDP; the inner MTU drops to WS_INNER_MTU. */
   ws?: { url: string; ca?: Buffer };
-  /** With `reconnect`: relays that may replace a middle hop that stopped answering (client/circuit-repath.ts). */
+  /** With `reconnect`: relays that may replace a hop that stopped answering (client/circuit-repath.ts). */
   spares?: RelaySpec[];
+  /**
+   * With `reconnect` (unpaid): where replacements for a dead entry, middle or exit come from;
+   * default: the path and `spares` as a ListRelaySource. A dead relay is avoided for
+   * `deadRelayCooldownMs` (default DEAD_RELAY_COOLDOWN_MS).
+   */
+  relaySource?: RelaySource;
+  deadRelayCooldownMs?: number;
+  /** With `killSwitch`: LAN networks (CIDRs) still reachable outside the tunnel, ARP included. */
+  lan?: string[];
   /** Serve Prometheus metrics (client/metrics.ts) at http://HOST:PORT/metrics. */
   metrics?: Endpoint;
   /**
@@ -76,8 +87,8 @@ export interface ClientDaemonOptions {
 export type ClientEvent =
   | ({ event: 'progress' } & Record<string, unknown>)
   | UpEvent
-  | { event: 'reconnecting'; reason: string; attempt: number; deadHop?: number; path?: string[] }
-  | { event: 'reconnected'; address: string; buildMs: number; reconnects: number }
+  | { event: 'reconnecting'; reason: string; attempt: number; deadHop?: number; path?: string[]; replaced?: { hop: number; role: string; from: string; to: string } }
+  | { event: 'reconnected'; address: string; buildMs: number; reconnects: number; resumed: boolean; entry: string }
   | { event: 'down'; reason: string; killSwitchKept: boolean }
   | { event: 'channels'; hops: Array<{ channelId: string; relay: string; deposit: string }> }
   | { event: 'settled'; closeTxs: string[]; channels: SettledChannel[]; error?: string };
@@ -180,9 +191,16 @@ export class ClientDaemon {
   private killSwitchOn = false;
   private routeMode: 'def1' | 'exclude-entry' | undefined;
   private reconnects = 0;
+  /** Paid --reconnect: channels opened with spares at connect (client/payments/standby.ts). */
+  private standby: StandbyChannels | undefined;
   /** The current circuit's relays (a dead middle may be swapped on reconnect). */
   private path: RelaySpec[];
   private readonly deadRelays = new Set<string>();
+  /** Unpaid --reconnect: relays that stopped answering, avoided for a cool-down. */
+  private readonly avoid: DeadRelays;
+  private readonly source: RelaySource;
+  /** The latest resumption token of the current exit (client/circuit.ts ResumeToken). */
+  private resume: { exit: string; token: ResumeToken } | undefined;
   private address: string | undefined;
   private prefixLen = 32;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -197,6 +215,9 @@ export class ClientDaemon {
     this.run = opts.run ?? runCommand;
     this.mtu = opts.ws ? Math.min(WS_INNER_MTU, innerMtu(opts.path.length)) : innerMtu(opts.path.length);
     this.path = [...opts.path];
+    this.avoid = new DeadRelays(opts.deadRelayCooldownMs);
+    // List order with the exit last (ListRelaySource counts the last relay as an exit).
+    this.source = opts.relaySource ?? new ListRelaySource([...opts.path.slice(0, -1), ...(opts.spares ?? []), opts.path[opts.path.length - 1]!]);
     this.routes = new RouteManager({ stateDir: opts.stateDir, log: opts.log, run: this.run });
     this.dnsMgr = new DnsManager({ resolvConf: opts.resolvConf, stateDir: opts.stateDir, log: opts.log });
     this.control = new ControlServer(opts.controlPath, { status: () => this.status(), disconnect: () => this.disconnect('control') }, opts.log);
@@ -258,7 +279,11 @@ export class ClientDaemon {
       this.routes.checkEntry(entry.endpoint.host, tun.name);
       if (opts.payments) {
         emit({ event: 'progress', step: 'channels', hops: opts.payments.quotes.length });
-        this.payHops = await opts.payments.pay.prepare(opts.payments.quotes);
+        // With --reconnect, standby channels with spares too (client/payments/standby.ts).
+        const spareQuotes = opts.reconnect ? standbyQuotes(opts.spares ?? []) : [];
+        const prepared = await opts.payments.pay.prepare([...opts.payments.quotes, ...spareQuotes]);
+        this.payHops = prepared.slice(0, opts.payments.quotes.length);
+        if (spareQuotes.length > 0) this.standby = new StandbyChannels(prepared.slice(opts.payments.quotes.length));
         emit({ event: 'channels', hops: this.payHops.map((h) => ({ channelId: h.channelId, relay: h.relay ?? '', deposit: h.deposit.toString() })) });
         this.checkAborted();
       }
@@ -271,7 +296,7 @@ export class ClientDaemon {
       const built = await circuit.build((p: unknown) => emit({ event: 'progress', ...(typeof p === 'object' && p !== null ? (p as Record<string, unknown>) : { detail: p }) }));
       this.checkAborted();
       if (opts.payments && this.payHops) {
-        this.session = opts.payments.pay.session(circuit, this.payHops, { clock: this.clock, log });
+        this.session = opts.payments.pay.session(circuit, this.payHops, { clock: this.clock, log, onOverclaim: (r) => this.overclaimed(r) });
         await this.session.bind();
         emit({ event: 'progress', step: 'paid', hops: this.payHops.length });
         this.checkAborted();
@@ -286,11 +311,7 @@ export class ClientDaemon {
       }
       this.run(['ip', 'link', 'set', 'dev', tun.name, 'mtu', String(this.mtu), 'up']);
       if (opts.killSwitch) {
-        const wsEntry = opts.ws ? new URL(opts.ws.url) : undefined;
-        const ksEntry = wsEntry
-          ? { host: entry.endpoint.host, port: Number(wsEntry.port || (wsEntry.protocol === 'wss:' ? 443 : 80)) }
-          : entry.endpoint;
-        applyKillSwitch({ tun: tun.name, entry: ksEntry, proto: wsEntry ? 'tcp' : 'udp' }, this.run);
+        this.applyKillSwitchFor(entry);
         this.killSwitchOn = true;
       }
       this.routeMode = this.routes.routeAllVia(tun.name, entry.endpoint.host);
@@ -379,17 +400,29 @@ export class ClientDaemon {
   private async rebuild(reason: string, attempt: number, deadHop?: number): Promise<void> {
     if (this.closing || !this.udp || !this.tun) return;
     const udp = this.udp;
-    // A middle that stopped answering is swapped for a spare (not for paid circuits: their quotes are per path relay).
-    if (deadHop !== undefined && deadHop > 0 && deadHop < this.path.length - 1 && !this.opts.payments) {
+    this.keepResumeToken();
+    let replaced: Extract<ClientEvent, { event: 'reconnecting' }>['replaced'];
+    if (deadHop !== undefined && !this.opts.payments) replaced = await this.replaceDead(deadHop);
+    if (this.closing) return;
+    // Paid circuits: a middle that stopped answering is swapped for a spare with a standby channel.
+    if (deadHop !== undefined && deadHop > 0 && deadHop < this.path.length - 1 && this.opts.payments && this.standby) {
       this.deadRelays.add(relayKey(this.path[deadHop]!));
-      const r = repairPath(this.path, this.opts.spares ?? [], deadHop, this.deadRelays);
+      const r = repairPath(this.path, this.standby ? this.standby.usable(this.opts.spares ?? []) : (this.opts.spares ?? []), deadHop, this.deadRelays);
+      const swapped = r.replaced && this.standby && this.payHops ? this.standby.take(r.replaced.to.address!) : undefined;
+      if (swapped && this.payHops && this.opts.payments) {
+        this.opts.payments.pay.release([this.payHops[deadHop]!]);
+        this.payHops = this.payHops.map((h, i) => (i === deadHop ? swapped : h));
+      }
       if (r.replaced) this.log.warn({ hop: deadHop, from: formatEndpoint(r.replaced.from.endpoint), to: formatEndpoint(r.replaced.to.endpoint) }, 'replacing a dead relay');
       this.path = r.path;
     }
     const path = this.path;
-    this.opts.onEvent?.({ event: 'reconnecting', reason, attempt, ...(deadHop !== undefined ? { deadHop } : {}), path: path.map((r) => formatEndpoint(r.endpoint)) });
+    this.opts.onEvent?.({ event: 'reconnecting', reason, attempt, ...(deadHop !== undefined ? { deadHop } : {}), path: path.map((r) => formatEndpoint(r.endpoint)), ...(replaced ? { replaced } : {}) });
+    // Same exit: present its resumption token to get the same inner address (open TCP connections survive).
+    const exitKey = relayKey(path[path.length - 1]!);
+    const resume = this.resume !== undefined && this.resume.exit === exitKey && this.resume.token.validUntil > this.clock.now() ? this.resume.token.token : undefined;
     const circuit = new Circuit(
-      { clock: this.clock, log: this.log, send: (to, packet) => udp.send(to, packet), options: { liveness: DEFAULT_LIVENESS } },
+      { clock: this.clock, log: this.log, send: (to, packet) => udp.send(to, packet), options: { liveness: DEFAULT_LIVENESS, ...(resume ? { resume } : {}) } },
       path.map((r) => ({ endpoint: r.endpoint, staticPublic: r.publicKey })),
     );
     if (this.metrics && this.circuit) {
@@ -411,12 +444,13 @@ export class ClientDaemon {
           const k = known.find((c) => c.channelId === h.channelId);
           return k?.lastReceipt ? { ...h, resume: k.lastReceipt } : h;
         });
-        this.session = pay.session(circuit, this.payHops, { clock: this.clock, log: this.log });
+        this.session = pay.session(circuit, this.payHops, { clock: this.clock, log: this.log, onOverclaim: (r) => this.overclaimed(r) });
         await this.session.bind();
         if (this.closing) return;
       }
       this.metrics?.circuitBuilt(built.buildMs / 1000);
       this.metrics?.reconnects.inc();
+      const resumed = resume !== undefined && built.ipv4 === this.address;
       if (built.ipv4 !== this.address || built.prefixLen !== this.prefixLen) {
         // New address first, then the old one goes: with promote_secondaries the device never
         // lacks an address (which would flush its routes); ensure() re-adds them regardless.
@@ -437,15 +471,89 @@ export class ClientDaemon {
       this.state = 'up';
       if (this.up) this.up.address = built.ipv4;
       this.log.info({ address: built.ipv4, buildMs: built.buildMs, reconnects: this.reconnects }, 'circuit rebuilt');
-      this.opts.onEvent?.({ event: 'reconnected', address: built.ipv4, buildMs: Math.round(built.buildMs * 10) / 10, reconnects: this.reconnects });
+      this.opts.onEvent?.({ event: 'reconnected', address: built.ipv4, buildMs: Math.round(built.buildMs * 10) / 10, reconnects: this.reconnects, resumed, entry: formatEndpoint(path[0]!.endpoint) });
     } catch (err) {
       circuit.close();
       if (err instanceof CircuitBuildError) this.metrics?.circuitFailed(err.reason);
       if (this.closing) return;
       const delay = Math.min(30_000, 1_000 * 2 ** (attempt - 1));
       this.log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'reconnect failed');
-      this.retryTimer = setTimeout(() => void this.rebuild(reason, attempt + 1), delay);
+      // Unpaid: the hop that failed the build is treated as dead (replaced on the next attempt).
+      const failedHop = err instanceof CircuitBuildError && err.reason !== 'closed' && !this.opts.payments ? err.hop : undefined;
+      this.retryTimer = setTimeout(() => void this.rebuild(reason, attempt + 1, failedHop), delay);
     }
+  }
+
+  /** Kill switch for `entry`: its flow (UDP, or TCP to the WebSocket port) and ARP only for its next hop (and --lan). */
+  private applyKillSwitchFor(entry: RelaySpec): void {
+    const { opts } = this;
+    const wsEntry = opts.ws ? new URL(opts.ws.url) : undefined;
+    const ksEntry = wsEntry ? { host: entry.endpoint.host, port: Number(wsEntry.port || (wsEntry.protocol === 'wss:' ? 443 : 80)) } : entry.endpoint;
+    applyKillSwitch({ tun: this.opts.tunName, entry: ksEntry, proto: wsEntry ? 'tcp' : 'udp', arpPeers: this.nextHopOf(entry.endpoint.host), ...(opts.lan ? { lan: opts.lan } : {}) }, this.run);
+  }
+
+  /** The address ARP must resolve to reach `host`: its gateway, or itself when on-link; none when local. */
+  private nextHopOf(host: string): string[] {
+    try {
+      const r = this.routes.lookup(host);
+      if (r.type === 'local' || r.dev === 'lo') return [];
+      return [r.gateway ?? host];
+    } catch {
+      return [host];
+    }
+  }
+
+  /** Saves the current circuit's resumption token (kept across failed attempts, for the same exit). */
+  private keepResumeToken(): void {
+    const t = this.circuit?.resumeToken;
+    if (t !== undefined) this.resume = { exit: relayKey(this.path[this.path.length - 1]!), token: t };
+  }
+
+  /**
+   * Unpaid: marks the relay at `deadHop` dead (cool-down) and puts a candidate of the relay
+   * source in its place. A new entry gets the kill switch (and routes, if they did not leave
+   * it outside the tunnel) moved to it before the build. Over WebSocket the entry is the URL's
+   * host and stays. Without a candidate the path is unchanged (the same relay is retried).
+   */
+  private async replaceDead(deadHop: number): Promise<Extract<ClientEvent, { event: 'reconnecting' }>['replaced']> {
+    const dead = this.path[deadHop];
+    if (dead === undefined || (deadHop === 0 && this.opts.ws)) return undefined;
+    const now = this.clock.now();
+    this.avoid.mark(relayKey(dead), now);
+    let r;
+    try {
+      r = await repath(this.path, this.source, deadHop, this.avoid.active(now));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'relay source failed; retrying the same path');
+      return undefined;
+    }
+    if (!r.replaced || this.closing) return undefined;
+    const { from, to, role } = r.replaced;
+    this.log.warn({ hop: deadHop, role, from: formatEndpoint(from.endpoint), to: formatEndpoint(to.endpoint) }, 'replacing a dead relay');
+    if (deadHop === 0) this.moveEntry(to);
+    this.path = r.path;
+    return { hop: deadHop, role, from: formatEndpoint(from.endpoint), to: formatEndpoint(to.endpoint) };
+  }
+
+  /** Points the kill switch and, if needed, the routes at a new entry relay. */
+  private moveEntry(to: RelaySpec): void {
+    const tun = this.opts.tunName;
+    if (this.killSwitchOn) this.applyKillSwitchFor(to);
+    // 'def1' routes leave any entry reached by a more specific route alone; the complement
+    // of the old entry would send the new one into the tunnel: re-made around it.
+    if (this.routes.lookup(to.endpoint.host).dev === tun) {
+      this.routes.restore();
+      this.routeMode = this.routes.routeAllVia(tun, to.endpoint.host);
+      if (this.up) this.up.routes = this.routeMode;
+    }
+    if (this.up) this.up.entry = formatEndpoint(to.endpoint);
+  }
+
+  /** A relay reported more than it can have carried: the session closed the circuit and pays it no more; disconnect (channels closed). */
+  private overclaimed(r: OverclaimReport): void {
+    this.log.error({ hop: r.hop, relay: r.relay?.slice(0, 16), err: r.error.message }, 'relay overclaimed; it gets no more receipts; disconnecting');
+    this.failure = `relay overclaimed (hop ${r.hop})`;
+    void this.disconnect(this.failure);
   }
 
   /** Throws if disconnect() ran while connect() awaited: nothing more may be set up. */

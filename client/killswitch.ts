@@ -1,7 +1,11 @@
 /**
  * Opt-in kill switch (as Mullvad's): an nftables `inet` table that drops every packet in
  * and out except on loopback, on the tunnel device, and the flow to/from the entry relay:
- * UDP to its endpoint, or with the WebSocket transport TCP to its WebSocket port. IPv6 is dropped entirely (the tunnel is IPv4-only). It fails closed: if
+ * UDP to its endpoint, or with the WebSocket transport TCP to its WebSocket port (and, with
+ * `lan`, IPv4 to/from those networks). IPv6 is dropped entirely (the tunnel is IPv4-only).
+ * ARP is not IP: an `arp` table of the same name admits ARP only to/from the entry's next
+ * hop (`arpPeers`: its gateway, or the entry itself when on-link) and the `lan` networks.
+ * Both tables are loaded in one nft transaction and removed together. It fails closed: if
  * the client is killed, the table stays and nothing leaks until `topvpn reset` or the next
  * `connect` (which replaces it) and its disconnect (which deletes it).
  */
@@ -16,6 +20,20 @@ export interface KillSwitchSpec {
   entry: Endpoint;
   /** The entry flow's protocol: 'udp' (default) or 'tcp' (WebSocket transport; entry.port is the WS port). */
   proto?: 'udp' | 'tcp';
+  /** IPv4 addresses ARP may resolve and answer (the entry's next hop); none: all ARP is dropped. */
+  arpPeers?: string[];
+  /** IPv4 CIDRs reachable outside the tunnel (LAN access), for IP and ARP. */
+  lan?: string[];
+}
+
+/** An nft set literal of addresses / CIDRs (validated: digits, dots and one slash only). */
+function addrSet(items: readonly string[]): string {
+  for (const a of items) if (!/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(a)) throw new KillSwitchError(`not an IPv4 address or CIDR: ${JSON.stringify(a)}`);
+  return `{ ${items.join(', ')} }`;
+}
+
+export class KillSwitchError extends Error {
+  override readonly name = 'KillSwitchError';
 }
 
 const q = (s: string): string => `"${s.replace(/"/g, '')}"`;
@@ -33,6 +51,7 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
     `    oifname "lo" accept`,
     `    oifname ${q(spec.tun)} accept`,
     `    ip daddr ${host} ${proto} dport ${port} accept`,
+    ...(spec.lan?.length ? [`    ip daddr ${addrSet(spec.lan)} accept`] : []),
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,
     `  chain input {`,
@@ -40,6 +59,7 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
     `    iifname "lo" accept`,
     `    iifname ${q(spec.tun)} accept`,
     `    ip saddr ${host} ${proto} sport ${port} accept`,
+    ...(spec.lan?.length ? [`    ip saddr ${addrSet(spec.lan)} accept`] : []),
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,
     `  chain forward {`,
@@ -50,17 +70,50 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
   ].join('\n');
 }
 
-export function applyKillSwitch(spec: KillSwitchSpec, run: CommandRunner = runCommand): void {
-  run(['nft', '-f', '-'], killSwitchRuleset(spec));
+/**
+ * The `arp` table: ARP out only when its target protocol address (requests we send, replies
+ * we give) is an allowed peer, ARP in only from an allowed peer's sender address.
+ */
+export function arpRuleset(spec: KillSwitchSpec): string {
+  const t = spec.table ?? KILL_SWITCH_TABLE;
+  const peers = [...(spec.arpPeers ?? []), ...(spec.lan ?? [])];
+  return [
+    `table arp ${t} {}`,
+    `delete table arp ${t}`,
+    `table arp ${t} {`,
+    `  chain output {`,
+    `    type filter hook output priority filter; policy drop;`,
+    ...(peers.length > 0 ? [`    arp daddr ip ${addrSet(peers)} accept`] : []),
+    `    counter comment "topvpn kill switch: ARP dropped"`,
+    `  }`,
+    `  chain input {`,
+    `    type filter hook input priority filter; policy drop;`,
+    ...(peers.length > 0 ? [`    arp saddr ip ${addrSet(peers)} accept`] : []),
+    `    counter comment "topvpn kill switch: ARP dropped"`,
+    `  }`,
+    `}`,
+    '',
+  ].join('\n');
 }
 
-/** Deletes the kill-switch table; false if it was not there. */
-export function removeKillSwitch(table: string = KILL_SWITCH_TABLE, run: CommandRunner = runCommand): boolean {
+/** Loads (or atomically replaces) both tables in one transaction. */
+export function applyKillSwitch(spec: KillSwitchSpec, run: CommandRunner = runCommand): void {
+  run(['nft', '-f', '-'], killSwitchRuleset(spec) + arpRuleset(spec));
+}
+
+function deleteTable(family: 'inet' | 'arp', table: string, run: CommandRunner): boolean {
   try {
-    run(['nft', 'delete', 'table', 'inet', table]);
+    run(['nft', 'delete', 'table', family, table]);
     return true;
   } catch (err) {
     if (err instanceof SystemCommandError && /No such file or directory|does not exist/i.test(err.stderr)) return false;
     throw err;
   }
+}
+
+/** Deletes the kill-switch tables (inet and arp); false if neither was there. */
+export function removeKillSwitch(table: string = KILL_SWITCH_TABLE, run: CommandRunner = runCommand): boolean {
+  const inet = deleteTable('inet', table, run);
+  const arp = deleteTable('arp', table, run);
+  return inet || arp;
 }

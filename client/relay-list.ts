@@ -2,13 +2,15 @@
  * The `--relays FILE|LIST` argument of `topvpn connect`.
  * FILE: a JSON array [{"endpoint":"198.18.0.11:51820","publicKey":"hex"}, ...] in path order;
  * for paid circuits each entry also has "address" (the relay's chain address, 64 hex) and
- * "pricePerGiB" (base units per GiB, a decimal string or integer).
+ * "pricePerGiB" (base units per GiB, a decimal string or integer); "exit" (boolean, optional)
+ * says whether a spare may replace a dead exit (ListRelaySource).
  * LIST: "host:port@pubhex,host:port@pubhex,...".
  * Path choice for `--hops N`: the list's LAST relay is the exit; the first N−1 entries are
  * entry (and middle). So a list of exactly N relays is used as written.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { AddressError, type Endpoint, formatEndpoint, parseEndpoint } from '../relay/addr.js';
+import { type HopRole, relayKey, type RelaySource } from './circuit-repath.js';
 
 export interface RelaySpec {
   endpoint: Endpoint;
@@ -17,6 +19,8 @@ export interface RelaySpec {
   address?: string;
   /** The relay's price in base units per GiB; needed to pay it. */
   pricePerGiB?: bigint;
+  /** Whether the relay acts as an exit; unknown when absent. */
+  exit?: boolean;
 }
 
 export class RelayListError extends Error {
@@ -78,6 +82,10 @@ export function parseRelayJson(text: string, source: string): RelaySpec[] {
       spec.address = rec.address.toLowerCase();
     }
     if (rec.pricePerGiB !== undefined) spec.pricePerGiB = parsePrice(rec.pricePerGiB, where);
+    if (rec.exit !== undefined) {
+      if (typeof rec.exit !== 'boolean') throw new RelayListError(`${where}: exit must be true or false`);
+      spec.exit = rec.exit;
+    }
     return spec;
   });
 }
@@ -112,4 +120,25 @@ export function choosePath(relays: RelaySpec[], hops: number): RelaySpec[] {
     seen.add(k);
   }
   return path;
+}
+
+/**
+ * The `--relays` list as a RelaySource (client/circuit-repath.ts): candidates in list order.
+ * For the exit role, relays marked `"exit": true` come first, then unmarked ones (a relay
+ * that is no exit refuses EXIT_OPEN and is then avoided like a dead one); `"exit": false`
+ * relays never. The list's last relay (the configured exit) counts as an exit.
+ */
+export class ListRelaySource implements RelaySource {
+  private readonly relays: readonly RelaySpec[];
+
+  constructor(relays: readonly RelaySpec[]) {
+    const last = relays[relays.length - 1];
+    this.relays = relays.map((r) => (r === last && r.exit === undefined ? { ...r, exit: true } : r));
+  }
+
+  candidates(role: HopRole, exclude: ReadonlySet<string>): RelaySpec[] {
+    const free = this.relays.filter((r) => !exclude.has(relayKey(r)));
+    if (role !== 'exit') return free;
+    return [...free.filter((r) => r.exit === true), ...free.filter((r) => r.exit === undefined)];
+  }
 }

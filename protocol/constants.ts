@@ -32,6 +32,10 @@ export const Ctrl = {
   REKEYED: 7,
   TRUNCATE: 8,
   EXTEND_FAILED: 9,
+  /** Resumption (protocol/resume.ts): EXIT_OPEN presenting a token from an earlier circuit. */
+  EXIT_RESUME: 10,
+  /** Resumption: the exit's token for this circuit's address, sent after EXIT_OPENED. */
+  RESUME_TOKEN: 11,
 } as const;
 export type Ctrl = (typeof Ctrl)[keyof typeof Ctrl];
 

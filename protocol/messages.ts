@@ -18,6 +18,7 @@ import {
 } from './constants.js';
 import { MAX_COUNTER } from './limits.js';
 import { formatIpv4, parseIpv4 } from './ipv4.js';
+import { RESUME_TOKEN_MAX } from './resume.js';
 
 export type MalformedReason =
   | 'empty'
@@ -218,7 +219,14 @@ export type Control =
   | { ctype: typeof Ctrl.REKEY; init: Buffer }
   | { ctype: typeof Ctrl.REKEYED; resp: Buffer }
   | { ctype: typeof Ctrl.TRUNCATE }
-  | { ctype: typeof Ctrl.EXTEND_FAILED; reason: number };
+  | { ctype: typeof Ctrl.EXTEND_FAILED; reason: number }
+  | { ctype: typeof Ctrl.EXIT_RESUME; token: Buffer }
+  | { ctype: typeof Ctrl.RESUME_TOKEN; ttlS: number; token: Buffer };
+
+/** A resumption token field: version byte (non-zero) first, 1..RESUME_TOKEN_MAX bytes (protocol/resume.ts). */
+function checkToken(t: Uint8Array, what: string): void {
+  if (t.length < 1 || t.length > RESUME_TOKEN_MAX || t[0] === 0) throw new MalformedPacketError('bad_field', `${what} token`);
+}
 
 /** Encodes a control message `ctype(1) | body` (without the CONTROL kind byte). */
 export function encodeControl(c: Control): Buffer {
@@ -255,6 +263,18 @@ export function encodeControl(c: Control): Buffer {
     case Ctrl.EXIT_REFUSED:
     case Ctrl.EXTEND_FAILED:
       return Buffer.of(c.ctype, c.reason & 0xff);
+    case Ctrl.EXIT_RESUME:
+      checkToken(c.token, 'EXIT_RESUME');
+      return Buffer.concat([Buffer.of(c.ctype), c.token]);
+    case Ctrl.RESUME_TOKEN: {
+      checkToken(c.token, 'RESUME_TOKEN');
+      if (!Number.isInteger(c.ttlS) || c.ttlS < 1 || c.ttlS > 0xffffffff) throw new MalformedPacketError('bad_field', 'RESUME_TOKEN ttl');
+      const out = Buffer.alloc(5 + c.token.length);
+      out[0] = c.ctype;
+      out.writeUInt32LE(c.ttlS, 1);
+      out.set(c.token, 5);
+      return out;
+    }
   }
 }
 
@@ -297,6 +317,17 @@ export function decodeControl(p: Uint8Array): Control {
     case Ctrl.EXTEND_FAILED:
       need(body, 1, 'reason');
       return { ctype, reason: body[0]! };
+    case Ctrl.EXIT_RESUME:
+      checkToken(body, 'EXIT_RESUME');
+      return { ctype, token: body };
+    case Ctrl.RESUME_TOKEN: {
+      if (body.length < 5) throw new MalformedPacketError('bad_length', 'RESUME_TOKEN');
+      const ttlS = body.readUInt32LE(0);
+      if (ttlS === 0) throw new MalformedPacketError('bad_field', 'RESUME_TOKEN ttl');
+      const token = body.subarray(4);
+      checkToken(token, 'RESUME_TOKEN');
+      return { ctype, ttlS, token };
+    }
     default:
       throw new MalformedPacketError('unknown_control');
   }

@@ -185,6 +185,16 @@ export class AddressPool {
     return -1;
   }
 
+  /**
+   * Gives `addr` to `c`, replacing any owner (the caller clears that owner's exitAddr);
+   * false if `addr` is not a host address this pool hands out (resumption: relay/exit-resume.ts).
+   */
+  claim(addr: number, c: RelayCircuit): boolean {
+    if (addr < this.first || addr > this.last) return false;
+    this.owners.set(addr, c);
+    return true;
+  }
+
   free(addr: number): void {
     this.owners.delete(addr);
   }

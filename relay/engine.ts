@@ -43,6 +43,7 @@ import { DEFAULT_SESSION_LIMITS, HopSession, type SessionLimits } from '../proto
 import { AddressPool, CircuitTable, type RelayCircuit } from './circuits.js';
 import { emptyDrops, type DropReason } from './errors.js';
 import type { ExitPolicy } from './exit-policy.js';
+import { ExitResumption, type ResumeStats } from './exit-resume.js';
 
 export type { Endpoint } from '../protocol/messages.js';
 export type { DropReason } from './errors.js';
@@ -59,6 +60,8 @@ export interface ExitHooks {
   pool: string;
   /** DNS resolver IPv4 announced in EXIT_OPENED. */
   dns?: string;
+  /** Secret (32 B) that MACs resumption tokens (relay/exit-resume.ts); random per engine when absent. */
+  resumeKey?: Uint8Array;
 }
 
 /**
@@ -156,6 +159,7 @@ export class RelayEngine {
   private readonly onHandshakeTiming: ((kind: 'respond' | 'extend', seconds: number) => void) | undefined;
   private readonly pool: AddressPool | undefined;
   private readonly dns: string | undefined;
+  private readonly resume: ExitResumption | undefined;
   private readonly responder: Responder;
   private readonly table: CircuitTable;
   private readonly buckets = new Map<string, Bucket>();
@@ -190,6 +194,7 @@ export class RelayEngine {
       this.pool = new AddressPool(c.exit.pool);
       if (c.exit.dns !== undefined) parseIpv4(c.exit.dns); // validate early
       this.dns = c.exit.dns;
+      this.resume = new ExitResumption(this.pool, () => c.clock.wallMs() / 1000, c.exit.resumeKey);
     }
     this.st = {
       circuits: 0,
@@ -200,6 +205,11 @@ export class RelayEngine {
       circuitsClosed: { destroyed: 0, idle: 0, stopped: 0 },
       drops: emptyDrops(),
     };
+  }
+
+  /** Resumption tokens issued and redeemed (exits only). */
+  resumeStats(): ResumeStats | undefined {
+    return this.resume?.stats();
   }
 
   /** The exit's own inner address (first host of the pool), for configuring its TUN. */
@@ -599,15 +609,19 @@ export class RelayEngine {
         this.send(ctrl.endpoint, init);
         return;
       }
-      case Ctrl.EXIT_OPEN: {
+      case Ctrl.EXIT_OPEN:
+      case Ctrl.EXIT_RESUME: {
         if (this.pool === undefined) return this.sendControl(c, { ctype: Ctrl.EXIT_REFUSED, reason: RefuseReason.NOT_AN_EXIT });
         if (c.next !== undefined) return this.sendControl(c, { ctype: Ctrl.EXIT_REFUSED, reason: RefuseReason.BAD_REQUEST });
+        if (c.exitAddr < 0 && ctrl.ctype === Ctrl.EXIT_RESUME) c.exitAddr = this.resume!.redeem(ctrl.token, c);
         if (c.exitAddr < 0) {
           const a = this.pool.alloc(c);
           if (a < 0) return this.sendControl(c, { ctype: Ctrl.EXIT_REFUSED, reason: RefuseReason.POOL_EXHAUSTED });
           c.exitAddr = a;
         }
-        return this.sendControl(c, { ctype: Ctrl.EXIT_OPENED, ipv4: formatIpv4(c.exitAddr), prefixLen: this.pool.prefixLen, dns: this.dns });
+        this.sendControl(c, { ctype: Ctrl.EXIT_OPENED, ipv4: formatIpv4(c.exitAddr), prefixLen: this.pool.prefixLen, dns: this.dns });
+        // After EXIT_OPENED, so a client that does not know RESUME_TOKEN is already up when it drops it.
+        return this.sendControl(c, { ctype: Ctrl.RESUME_TOKEN, ttlS: this.resume!.ttlS, token: this.resume!.issue(c) });
       }
       case Ctrl.REKEY: {
         const x = ctrl.init.toString('hex', 16, 48);

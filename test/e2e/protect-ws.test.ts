@@ -17,7 +17,7 @@ import { readPcap } from '../../deploy/pcap.js';
 import { CLIENT_CLI, CLIENT_TUN, ClientSession, RELAY_CLI, relayStartArgs, startRelay, writeRelayList, type RelayNode, type UpEvent } from '../../deploy/topvpn.js';
 import { httpGet, inetUrl, netnsUnavailable, Testnet } from '../helpers/netns.js';
 
-const PREFIX = 'tvw';
+const PREFIX = 'tn7w';
 const WS_PORT = 8443;
 
 describe('protect: WebSocket transport (network namespaces)', { timeout: 240_000 }, () => {

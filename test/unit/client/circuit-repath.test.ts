@@ -19,13 +19,19 @@ test('a dead middle is replaced by the first spare that is neither in the path n
   assert.equal(repairPath(a.path, [m1!, m2!, m3!], 1, dead).replaced?.to, m3);
 });
 
-test('entry, exit, unknown hop or no spare left: the same path is retried', () => {
+test('a dead entry or exit is replaced too; unknown hop or no candidate left: the same path is retried', () => {
   const path = [entry!, m1!, exit!];
+  const e = repairPath(path, [m2!, m3!], 0, new Set());
+  assert.deepEqual(hosts(e.path), ['198.18.0.13', '198.18.0.12', '198.18.0.15']);
+  assert.equal(e.replaced?.role, 'entry');
+  const x = repairPath(path, [m2!, m3!], 2, new Set([relayKey(m2!)]));
+  assert.deepEqual(hosts(x.path), ['198.18.0.11', '198.18.0.12', '198.18.0.14']);
+  assert.equal(x.replaced?.role, 'exit');
   const dead = new Set([relayKey(m1!), relayKey(m2!)]);
-  for (const hop of [0, 2, undefined]) {
-    const x = repairPath(path, [m2!, m3!], hop, new Set());
-    assert.deepEqual(hosts(x.path), hosts(path), `hop ${hop}`);
-    assert.equal(x.replaced, undefined);
+  for (const hop of [undefined, -1, 3]) {
+    const y = repairPath(path, [m2!, m3!], hop, new Set());
+    assert.deepEqual(hosts(y.path), hosts(path), `hop ${hop}`);
+    assert.equal(y.replaced, undefined);
   }
   assert.equal(repairPath(path, [m1!, m2!], 1, dead).replaced, undefined);
   assert.equal(repairPath(path, [entry!, exit!], 1, new Set()).replaced, undefined, 'relays already in the path are no spares');
