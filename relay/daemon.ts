@@ -168,6 +168,8 @@ export class RelayDaemon {
         // Counters follow the engine's cumulative stats, synced on every scrape.
         const registry = new ObservingRegistry(() => {
           this.metrics?.observeEngine(engine.stats());
+          const resume = engine.resumeStats();
+          if (resume) this.metrics?.observeResume(resume);
           this.metrics?.peers.set(this.discovery?.peers() ?? 0);
           if (payments) {
             this.metrics?.observeEarnings(payments.earnings());

@@ -20,6 +20,8 @@ import type { AddressPool, RelayCircuit } from './circuits.js';
 export const RESUME_TTL_S = 600;
 
 export type ResumeRefusal = ResumeRejection | 'in_use' | 'not_in_pool';
+/** Every ResumeRefusal, for metric labels. */
+export const RESUME_REFUSALS = ['version', 'length', 'mac', 'expired', 'in_use', 'not_in_pool'] as const satisfies readonly ResumeRefusal[];
 
 export interface ResumeStats {
   issued: number;

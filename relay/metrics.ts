@@ -18,6 +18,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { buildVersion, CounterSync, toSample } from '../common/metrics-server.js';
 import { RECEIPT_OUTCOMES, type ReceiptOutcome } from '../protocol/payment.js';
 import type { RelayStats } from './engine.js';
+import { RESUME_REFUSALS, type ResumeStats } from './exit-resume.js';
 import { DROP_REASONS } from './errors.js';
 import type { TickReport } from './payments/claims.js';
 import type { EarningsReport } from './payments/ledger.js';
@@ -54,6 +55,7 @@ export const RELAY_METRIC_NAMES = [
   'topvpn_relay_circuits_total',
   'topvpn_relay_circuits_closed_total',
   'topvpn_relay_exit_addresses',
+  'topvpn_relay_exit_resumptions_total',
   'topvpn_relay_handshakes_total',
   'topvpn_relay_handshake_seconds',
   'topvpn_relay_drops_total',
@@ -100,6 +102,7 @@ export interface RelayMetrics {
   readonly circuitsTotal: Counter<never>;
   readonly circuitsClosed: Counter<'reason'>;
   readonly exitAddresses: Gauge<never>;
+  readonly resumptions: Counter<'result'>;
   readonly handshakes: Counter<'result'>;
   readonly handshakeSeconds: Histogram<'kind'>;
   readonly drops: Counter<'reason'>;
@@ -122,6 +125,8 @@ export interface RelayMetrics {
   readonly errors: Counter<'kind'>;
   /** Sync the data-plane counters from a RelayEngine.stats() snapshot. */
   observeEngine(stats: RelayStats): void;
+  /** Sync the exit's resumption counters (relay/exit-resume.ts) from a snapshot. */
+  observeResume(stats: ResumeStats): void;
   /** Sync earnings (bytes and base units) from a reconcile() report over all channels. */
   observeEarnings(report: EarningsReport): void;
   /** Sync receipt outcomes from the sum of ChannelAccount.outcomes over all accounts. */
@@ -151,6 +156,7 @@ export function createRelayMetrics(registry: Registry = new Registry(), opts: Re
     circuitsTotal: counter('topvpn_relay_circuits_total', 'Circuits created (handshakes answered with a new circuit).'),
     circuitsClosed: counter('topvpn_relay_circuits_closed_total', 'Circuits removed, by reason.', ['reason']),
     exitAddresses: gauge('topvpn_relay_exit_addresses', 'Exit pool addresses currently assigned to circuits.'),
+    resumptions: counter('topvpn_relay_exit_resumptions_total', 'Exit resumption tokens: issued, resumed (same inner address given back), or refused by reason.', ['result']),
     handshakes: counter('topvpn_relay_handshakes_total', 'Handshake events, by result.', ['result']),
     handshakeSeconds: new Histogram<'kind'>({
       name: 'topvpn_relay_handshake_seconds',
@@ -192,6 +198,7 @@ export function createRelayMetrics(registry: Registry = new Registry(), opts: Re
   for (const r of HANDSHAKE_RESULTS) m.handshakes.inc({ result: r }, 0);
   for (const k of HANDSHAKE_KINDS) m.handshakeSeconds.zero({ kind: k });
   for (const r of DROP_REASONS) m.drops.inc({ reason: r }, 0);
+  for (const r of ['issued', 'resumed', ...RESUME_REFUSALS]) m.resumptions.inc({ result: r }, 0);
   for (const r of RECEIPT_OUTCOMES) m.receipts.inc({ result: r }, 0);
   for (const r of CLAIM_RESULTS) m.claims.inc({ result: r }, 0);
   for (const s of CHANNEL_STATUSES) m.channels.set({ status: s }, 0);
@@ -221,6 +228,11 @@ export function createRelayMetrics(registry: Registry = new Registry(), opts: Re
       sync.advance(m.handshakes, s.handshakes.rekeyed, { result: 'rekeyed' });
       for (const r of CIRCUIT_CLOSE_REASONS) sync.advance(m.circuitsClosed, s.circuitsClosed[r], { reason: r });
       for (const r of DROP_REASONS) sync.advance(m.drops, s.drops[r], { reason: r });
+    },
+    observeResume(s: ResumeStats): void {
+      sync.advance(m.resumptions, s.issued, { result: 'issued' });
+      sync.advance(m.resumptions, s.resumed, { result: 'resumed' });
+      for (const r of RESUME_REFUSALS) sync.advance(m.resumptions, s.refused[r], { result: r });
     },
     observeEarnings(r: EarningsReport): void {
       sync.advance(m.servedBytes, r.totalBytes.served);

@@ -260,3 +260,15 @@ test('chain: finality by kind (block: commit → final; tx: admission → final)
   assert.equal(await value(m.errors, { kind: 'store' }), 1);
   assert.equal(await value(m.errors, { kind: 'sync' }), 0);
 });
+
+test('relay: observeResume follows the exit resumption counters', async () => {
+  const m = createRelayMetrics();
+  const refused = { version: 0, length: 0, mac: 1, expired: 0, in_use: 0, not_in_pool: 0 };
+  m.observeResume({ issued: 3, resumed: 1, refused });
+  m.observeResume({ issued: 5, resumed: 2, refused: { ...refused, expired: 2 } });
+  assert.equal(await value(m.resumptions, { result: 'issued' }), 5);
+  assert.equal(await value(m.resumptions, { result: 'resumed' }), 2);
+  assert.equal(await value(m.resumptions, { result: 'mac' }), 1);
+  assert.equal(await value(m.resumptions, { result: 'expired' }), 2);
+  assert.equal(await value(m.resumptions, { result: 'in_use' }), 0);
+});
