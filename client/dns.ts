@@ -133,6 +133,36 @@ export class DnsManager {
     this.opts.log.info({ path, servers }, 'resolver pointed at the tunnel');
   }
 
+  /**
+   * Points an applied resolver at new `servers` (a reconnect landed on an exit announcing
+   * another resolver). The backup keeps the original; the file is rewritten only if it still
+   * holds what this manager wrote — returns false and leaves it alone otherwise. Throws
+   * DnsError if nothing is applied.
+   */
+  update(servers: string[]): boolean {
+    if (!this.active) throw new DnsError('no resolver applied to update');
+    if (servers.length === 0) throw new DnsError('no DNS servers to apply');
+    const b = JSON.parse(readFileSync(this.backupPath, 'utf8')) as Backup;
+    const written = renderResolvConf(servers);
+    if (written === b.written) return true;
+    let current: string | undefined;
+    try {
+      current = readFileSync(b.path, 'utf8');
+    } catch {
+      current = undefined;
+    }
+    if (current !== b.written) {
+      this.opts.log.warn({ path: b.path }, 'resolver was changed by someone else since we wrote it; not updating it');
+      return false;
+    }
+    const tmp = `${this.backupPath}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...b, written } satisfies Backup), { mode: 0o600 });
+    renameSync(tmp, this.backupPath);
+    writeFileSync(b.path, written);
+    this.opts.log.info({ path: b.path, servers }, 'resolver pointed at the new exit');
+    return true;
+  }
+
   /** Puts the original resolver back if this manager changed it (idempotent). */
   restore(): void {
     if (!this.active) return;

@@ -131,3 +131,28 @@ test('inside a netns, /etc/resolv.conf is refused unless /etc/netns/NS/resolv.co
     ns.destroy();
   }
 });
+
+test('update points an applied resolver at a new exit; restore still brings back the original; a foreign edit is left alone', () => {
+  const s = setup(ORIGINAL);
+  try {
+    const m = s.mgr();
+    assert.throws(() => m.update(['198.18.9.60']), DnsError, 'nothing applied yet');
+    m.apply(['198.18.9.53']);
+    assert.equal(m.update(['198.18.9.60']), true);
+    assert.match(readFileSync(s.conf, 'utf8'), /^# written by topvpn[^]*nameserver 198\.18\.9\.60\n$/);
+    assert.doesNotMatch(readFileSync(s.conf, 'utf8'), /198\.18\.9\.53/);
+    // A crash now: the next run's recovery restores the original, not the first exit's resolver.
+    assert.equal(s.mgr().recoverStale(), true);
+    assert.equal(readFileSync(s.conf, 'utf8'), ORIGINAL);
+
+    const m2 = s.mgr();
+    m2.apply(['198.18.9.53']);
+    writeFileSync(s.conf, 'nameserver 203.0.113.1\n'); // the user (or another tool) edits it
+    assert.equal(m2.update(['198.18.9.61']), false);
+    assert.equal(readFileSync(s.conf, 'utf8'), 'nameserver 203.0.113.1\n');
+    m2.restore();
+    assert.equal(readFileSync(s.conf, 'utf8'), 'nameserver 203.0.113.1\n', 'restore leaves a foreign edit alone');
+  } finally {
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+});
