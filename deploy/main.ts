@@ -4,22 +4,26 @@
  * "tvs", one network namespace per host, see deploy/testnet.ts) with a chain host running a
  * devnet (`--shards` × `--group` validators + auditors, deploy/chain-net.ts), registers the
  * relays on chain (deposit + price; their accounts and the client's are funded at genesis),
- * starts them paid (--chain-rpc), connects the client through `--hops` of them paying (one
- * channel per hop), pushes real traffic for `--duration` seconds (an HTTP download, then
+ * starts them paid (--chain-rpc) publishing signed descriptors over libp2p (a country each,
+ * their own operator id; the first relay is the others' bootstrap peer), connects the client
+ * with only that bootstrap peer and the chain RPC (no relay list: it discovers the relays,
+ * checks them on chain and picks its own `--hops` path; one channel per hop), pushes real traffic for `--duration` seconds (an HTTP download, then
  * iperf3) with a live summary (throughput, hops, receipts, claims) on stderr, then settles:
  * the client closes its channels, the relays' watchtowers and shutdown claims claim, the
  * challenge window passes, the payer finalizes (refund), and the supply is checked on every
  * node. The last stdout line is one JSON object:
  *   {"client_bytes","relay_bytes":[…],"paid","claimed","burned","refunded","claim_txs","supply_ok"}
  * (token amounts as decimal strings of base units), plus details on the lines before it.
- * `--no-chain` runs the unpaid network of the first version.
+ * The first stdout line (the traffic summary) also names the relays discovered and the path's
+ * countries. `--no-discovery` gives the client a hand-written --relays list instead.
+ * `--no-chain` runs the unpaid network of the first version (a list, no discovery).
  * Ctrl-C: the first stops the traffic early (settlement still runs), a second forces teardown.
  * Exit code: 0 if traffic went through the tunnel (and, paid, settled with the supply intact),
  * 1 otherwise, 2 on bad flags, 130 if interrupted.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { inetUrl, Testnet } from './testnet.js';
-import { connectClient, startRelays, topvpnBuilt, type ClientSession, type RelayNode } from './topvpn.js';
+import { connectClient, discoveryReport, startRelays, topvpnBuilt, type ClientSession, type RelayNode } from './topvpn.js';
 import { MAX_RELAYS } from './topology.js';
 import { httpDownload, startIperf, type IperfInterval, type IperfRun } from './traffic.js';
 import { connectPaid, settle, startPaidNetwork, summaryJson, type PaidNetwork, type Settlement } from './paid-network.js';
@@ -37,6 +41,10 @@ interface Summary {
   bytes: number;
   duration_s: number;
   interrupted: boolean;
+  /** Relays the client's directory held after syncing (null: it was given a list). */
+  discovered_relays: number | null;
+  /** The countries of the path the client chose, entry first (null: it was given a list). */
+  path_countries: string[] | null;
   error?: string;
 }
 
@@ -66,9 +74,10 @@ const program = new Command()
   .option('--price-per-gib <n>', 'relay price, base units per GiB', baseUnits, DEFAULT_PRICE_PER_GIB)
   .option('--budget <n>', 'client budget (deposits + open fees), base units', baseUnits, DEFAULT_BUDGET)
   .option('--no-chain', 'no chain and no payments (the unpaid network)')
+  .option('--no-discovery', 'give the client a --relays list instead of relay discovery over libp2p')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 program.parse();
-const opts = program.opts<{ duration: number; relays: number; hops: number; prefix: string; downloadMb: number; shards: number; group: number; pricePerGib: bigint; budget: bigint; chain: boolean }>();
+const opts = program.opts<{ duration: number; relays: number; hops: number; prefix: string; downloadMb: number; shards: number; group: number; pricePerGib: bigint; budget: bigint; chain: boolean; discovery: boolean }>();
 
 const say = (m: string): void => {
   process.stderr.write(`[topvpn] ${m}\n`);
@@ -109,6 +118,8 @@ async function main(): Promise<number> {
     bytes: 0,
     duration_s: 0,
     interrupted: false,
+    discovered_relays: null,
+    path_countries: null,
   };
   let net: Testnet | undefined;
   let pn: PaidNetwork | undefined;
@@ -138,7 +149,7 @@ async function main(): Promise<number> {
     let relays: RelayNode[];
     let fromHeight = 0;
     if (opts.chain) {
-      pn = await startPaidNetwork(net, { shards: opts.shards, group: opts.group, pricePerGiB: opts.pricePerGib, budget: opts.budget, onProgress: say });
+      pn = await startPaidNetwork(net, { shards: opts.shards, group: opts.group, pricePerGiB: opts.pricePerGib, budget: opts.budget, discovery: opts.discovery, onProgress: say });
       relays = pn.relays;
       fromHeight = await pn.chain.finalHeight(pn.chain.urls[0]!, pn.payerChain);
     } else {
@@ -146,10 +157,18 @@ async function main(): Promise<number> {
     }
     say(`relays up: ${relays.map((r) => `${r.host.name}${r.exit ? '(exit)' : ''}@${r.endpoint} ${r.publicKey.slice(0, 8)}…${r.address ? ` paid to ${r.address.slice(0, 8)}…` : ''}`).join(', ')}`);
     if (summary.interrupted) return 1;
-    if (pn) say(`client ${pn.wallet.address.slice(0, 12)}… opens one channel per hop (budget ${opts.budget} base units), then builds the circuit`);
+    if (pn) say(`client ${pn.wallet.address.slice(0, 12)}… ${pn.discovery ? 'discovers the relays (bootstrap peer + chain, no relay list), picks its path, ' : ''}opens one channel per hop (budget ${opts.budget} base units), then builds the circuit`);
     const session: ClientSession = pn ? await connectPaid(pn, opts.hops) : await connectClient(net, relays, { hops: opts.hops });
     summary.build_ms = round(session.up.buildMs);
     summary.client_address = session.up.address;
+    const found = pn?.discovery ? discoveryReport(session.proc) : undefined;
+    if (pn?.discovery && !found) throw new Error('the client printed no discovery/path events');
+    if (found) {
+      summary.discovered_relays = found.relays;
+      summary.path_countries = found.path.map((h) => h.country);
+      const hostOf = (a: string): string => relays.find((r) => r.address === a)?.host.name ?? a.slice(0, 8);
+      say(`client discovered ${found.relays} relays from ${found.peers} peer(s); chose ${found.path.map((h) => `${h.role} on host ${hostOf(h.address)} (${h.country})`).join(' → ')}`);
+    }
     say(`circuit up${pn ? ' and paid' : ''}: ${session.up.hops} hops in ${round(session.up.buildMs)} ms, client inner address ${session.up.address}`);
 
     let live: PayLive = { receipts: 0, acked: 0, held: 0 };
@@ -161,7 +180,8 @@ async function main(): Promise<number> {
           );
         }, 2000)
       : undefined;
-    const liveTail = (): string => (pn ? ` | receipts ${live.receipts} signed, ${live.acked} acked | claims ${pn.claimsSeen()}` : '');
+    const pathTail = found ? ` | discovered ${found.relays}, path ${found.path.map((h) => h.country).join('→')}` : '';
+    const liveTail = (): string => (pn ? ` | receipts ${live.receipts} signed, ${live.acked} acked | claims ${pn.claimsSeen()}${pathTail}` : '');
 
     const trafficStart = Date.now();
     try {

@@ -6,8 +6,13 @@
  * the relays stop (shutdown claims), the challenge window passes, the payer finalizes (refund),
  * and the figures are read back from the chain (claims from the channel shard's blocks, burn
  * per claim, refunds, balances, supply on every node).
+ * With `discovery`, every relay also publishes a signed descriptor over libp2p (a country from
+ * RELAY_COUNTRIES, its own chain address as operator, a bandwidth); the first relay's libp2p
+ * address is the bootstrap peer of the others and of the client, which then connects without
+ * --relays: it learns the relays from that peer, checks them on chain and picks its own path.
  */
 import { join } from 'node:path';
+import { distBin } from '../common/paths.js';
 import { ClientChain, seedSigner } from '../client/payments/chain.js';
 import type { KeyPair } from '../chain/node/keys.js';
 import { ChainNet, waitFor } from './chain-net.js';
@@ -27,7 +32,7 @@ import {
 } from './economy.js';
 import { parseJsonObject, type Proc } from './procs.js';
 import type { Host, Testnet } from './testnet.js';
-import { connectClient, keygen, startRelays, type ClientSession, type RelayNode } from './topvpn.js';
+import { CLIENT_CLI, connectClient, connectDiscovered, keygen, startRelay, type ClientSession, type RelayNode, type RelayOptions } from './topvpn.js';
 import { RELAY_PORT } from './topology.js';
 
 export class PaidNetworkError extends Error {
@@ -42,7 +47,26 @@ export interface PaidNetworkOptions {
   budget?: bigint;
   /** More `toprelay start` args for relay host `host` (e.g. --metrics, --region). */
   relayArgs?: (host: Host, i: number) => string[];
+  /** Relays publish descriptors over libp2p and the client finds them (see the module comment). */
+  discovery?: boolean;
   onProgress?: (msg: string) => void;
+}
+
+/** Countries the testnet's relays declare, by relay index (cycled). */
+export const RELAY_COUNTRIES = ['DE', 'FR', 'NL', 'SE', 'CH', 'AT', 'BE', 'DK', 'FI', 'NO'] as const;
+/** The relays' libp2p (discovery) TCP port. */
+export const P2P_PORT = 4001;
+/** Bandwidth the relays advertise, Mbit/s. */
+export const RELAY_BANDWIDTH_MBIT = 1000;
+
+/** The relay network as published over libp2p. */
+export interface PublishedNetwork {
+  /** The first relay's libp2p multiaddr (…/p2p/<peer id>): every other node's bootstrap peer. */
+  bootstrap: string;
+  /** Relay chain address → the country it declared. */
+  countries: Map<string, string>;
+  /** Relay chain address → the operator it declared. */
+  operators: Map<string, string>;
 }
 
 export interface PaidNetwork {
@@ -58,6 +82,8 @@ export interface PaidNetwork {
   claimsSeen: () => number;
   /** The same, by the claim worker's reason (e.g. threshold, watchtower, shutdown). */
   claimReasons: () => Record<string, number>;
+  /** Set when the relays publish descriptors (option `discovery`). */
+  discovery?: PublishedNetwork;
 }
 
 /** Starts the chain, registers and starts paid relays (the testnet must have been made with `chain: true`). */
@@ -88,15 +114,26 @@ export async function startPaidNetwork(net: Testnet, o: PaidNetworkOptions = {})
     );
     let claims = 0;
     const reasons: Record<string, number> = {};
-    const relays = await startRelays(net, {
+    const relayOpts = (i: number, discoveryArgs: string[] = []): RelayOptions => ({
+      exit: i === hosts.length - 1,
       timeoutMs: 30_000,
-      each: (h, i) => ({
-        key: { file: regs[i]!.keyFile, publicKey: regs[i]!.onionKey },
-        address: regs[i]!.address,
-        pricePerGiB: price,
-        extraArgs: ['--chain-rpc', regs[i]!.rpcUrl, '--node-key', regs[i]!.chainKey, '--price-per-gib', price.toString(), '--json', '--stats-interval', '0', ...(o.relayArgs?.(h, i) ?? [])],
-      }),
+      key: { file: regs[i]!.keyFile, publicKey: regs[i]!.onionKey },
+      address: regs[i]!.address,
+      pricePerGiB: price,
+      extraArgs: ['--chain-rpc', regs[i]!.rpcUrl, '--node-key', regs[i]!.chainKey, '--price-per-gib', price.toString(), ...discoveryArgs, '--json', '--stats-interval', '0', ...(o.relayArgs?.(hosts[i]!, i) ?? [])],
     });
+    let relays: RelayNode[];
+    let discovery: PublishedNetwork | undefined;
+    if (o.discovery) {
+      const published = await startPublishingRelays(net, regs.map((r) => r.address), relayOpts);
+      relays = published.relays;
+      discovery = published.network;
+      say(`relays publish descriptors over libp2p (bootstrap ${discovery.bootstrap}): ${relays.map((r) => `${r.host.name} ${discovery!.countries.get(r.address!)}`).join(', ')}`);
+      const listed = await waitListed(net, chain.urls[0]!, discovery.bootstrap, relays.length);
+      say(`the bootstrap relay serves ${listed} relay descriptors, all staked on chain`);
+    } else {
+      relays = await Promise.all(hosts.map((_, i) => startRelay(net, hosts[i]!, relayOpts(i))));
+    }
     for (const r of relays) {
       r.proc.onLine((line, stream) => {
         if (stream !== 'stderr' || !line.includes('"claim submitted"')) return;
@@ -107,20 +144,84 @@ export async function startPaidNetwork(net: Testnet, o: PaidNetworkOptions = {})
       });
     }
     const wallet = await writeClientWallet(net, payer);
-    return { net, chain, relays, payer, wallet, payerChain: channelChain(payer.address, chain.devnet.shards), budget: o.budget ?? DEFAULT_BUDGET, claimsSeen: () => claims, claimReasons: () => ({ ...reasons }) };
+    const out: PaidNetwork = { net, chain, relays, payer, wallet, payerChain: channelChain(payer.address, chain.devnet.shards), budget: o.budget ?? DEFAULT_BUDGET, claimsSeen: () => claims, claimReasons: () => ({ ...reasons }) };
+    if (discovery) out.discovery = discovery;
+    return out;
   } catch (err) {
     await chain.stop();
     throw err;
   }
 }
 
-/** `topvpn connect` paying through `hops` relays (channels opened before the circuit). */
+/**
+ * Starts relay 0 with --p2p-listen, takes its libp2p address from its `listening` line, then
+ * starts the others bootstrapping from it. Each declares RELAY_COUNTRIES[i] and its own chain
+ * address as operator. `opts(i, discoveryArgs)` gives relay i's start options.
+ */
+async function startPublishingRelays(net: Testnet, addresses: readonly string[], opts: (i: number, discoveryArgs: string[]) => RelayOptions): Promise<{ relays: RelayNode[]; network: PublishedNetwork }> {
+  const hosts = net.relays;
+  const countries = new Map<string, string>();
+  const operators = new Map<string, string>();
+  const start = (i: number, bootstrap: string | undefined): Promise<RelayNode> => {
+    const h = hosts[i]!;
+    const country = RELAY_COUNTRIES[i % RELAY_COUNTRIES.length]!;
+    countries.set(addresses[i]!, country);
+    operators.set(addresses[i]!, addresses[i]!);
+    const args = [
+      '--p2p-listen', `/ip4/${h.ip}/tcp/${P2P_PORT}`, '--peer-key', join(net.dir, `${h.name}.peer.key`),
+      '--country', country, '--operator', addresses[i]!, '--bandwidth', String(RELAY_BANDWIDTH_MBIT),
+      ...(bootstrap !== undefined ? ['--bootstrap', bootstrap] : []),
+    ];
+    return startRelay(net, h, opts(i, args));
+  };
+  const first = await start(0, undefined);
+  const listening = first.proc.lines('stdout').map(parseJsonObject).find((x) => x?.['event'] === 'listening');
+  const multiaddrs = (listening?.['discovery'] as { multiaddrs?: string[] } | undefined)?.multiaddrs ?? [];
+  const bootstrap = multiaddrs.find((m) => m.includes(`/ip4/${first.host.ip}/`)) ?? multiaddrs[0];
+  if (bootstrap === undefined) {
+    await first.proc.stop(10_000);
+    throw new PaidNetworkError(`relay ${first.host.name} announced no discovery multiaddr: ${JSON.stringify(listening)}`);
+  }
+  const rest = await Promise.allSettled(hosts.slice(1).map((_, j) => start(j + 1, bootstrap)));
+  const failed = rest.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all([first, ...rest.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))].map((r) => r.proc.stop(10_000)));
+    throw failed.reason;
+  }
+  const relays = [first, ...rest.map((r) => (r as PromiseFulfilledResult<RelayNode>).value)];
+  return { relays, network: { bootstrap, countries, operators } };
+}
+
+/**
+ * Polls `topvpn relays --json` in the client namespace (what a client would learn from
+ * `bootstrap` + the chain) until it lists `n` relays; returns the count.
+ */
+async function waitListed(net: Testnet, chainRpc: string, bootstrap: string, n: number, timeoutMs = 60_000): Promise<number> {
+  let listed = 0;
+  await waitFor(`the bootstrap relay serves all ${n} relays`, async () => {
+    const r = await net.exec(net.client, [process.execPath, distBin(CLIENT_CLI), 'relays', '--chain-rpc', chainRpc, '--bootstrap', bootstrap, '--no-ping', '--json'], { allowFail: true, timeoutMs: 30_000 });
+    const o = r.stdout.trim().split('\n').map(parseJsonObject).find((x) => x?.['event'] === 'relays');
+    listed = Array.isArray(o?.['relays']) ? (o['relays'] as unknown[]).length : 0;
+    return listed >= n;
+  }, timeoutMs);
+  return listed;
+}
+
+/**
+ * `topvpn connect` paying through `hops` relays (channels opened before the circuit). With a
+ * published network the client gets no relay list: only the bootstrap peer and the chain RPC
+ * (+ --allow-same-subnet, the testnet being one /16, and a guard file of its own).
+ */
 export async function connectPaid(pn: PaidNetwork, hops: number, timeoutMs = 120_000): Promise<ClientSession> {
-  return connectClient(pn.net, pn.relays, {
-    hops,
-    timeoutMs,
-    extraArgs: ['--chain-rpc', pn.chain.urls[0]!, '--wallet', pn.wallet.wallet, '--password-file', pn.wallet.passwordFile, '--budget', pn.budget.toString(), '--no-dns'],
-  });
+  const paid = ['--chain-rpc', pn.chain.urls[0]!, '--wallet', pn.wallet.wallet, '--password-file', pn.wallet.passwordFile, '--budget', pn.budget.toString(), '--no-dns'];
+  if (pn.discovery) {
+    return connectDiscovered(pn.net, {
+      hops,
+      timeoutMs,
+      extraArgs: [...paid, '--bootstrap', pn.discovery.bootstrap, '--allow-same-subnet', '--guard-file', join(pn.net.dir, 'guards.json')],
+    });
+  }
+  return connectClient(pn.net, pn.relays, { hops, timeoutMs, extraArgs: paid });
 }
 
 export interface SettledChannel {

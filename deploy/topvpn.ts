@@ -5,6 +5,8 @@
  *                                                          → {"event":"listening",…} on stdout
  *   node dist/client/cli.js connect --relays FILE --hops N --control PATH --tun NAME --json
  *                                                          → {"event":"up","address",…,"buildMs"}
+ *   node dist/client/cli.js connect --bootstrap MADDR --chain-rpc URL … (no --relays: discovery)
+ *                                                          → {"event":"progress","step":"discovery"|"path",…}, then "up"
  *   node dist/client/cli.js status|disconnect --control PATH --json
  */
 import { existsSync, writeFileSync } from 'node:fs';
@@ -181,19 +183,62 @@ let sessionSeq = 0;
 /** Runs `client connect` in the client namespace and waits for its "up" event. */
 export async function connectClient(net: Testnet, relays: readonly RelayNode[], opts: ClientOptions): Promise<ClientSession> {
   const path = circuitPath(relays, opts.hops);
-  const seq = ++sessionSeq;
-  const list = writeRelayList(net, path, `relays-${seq}.json`);
+  const list = writeRelayList(net, path, `relays-${++sessionSeq}.json`);
+  return spawnConnect(net, ['--relays', list], opts);
+}
+
+/**
+ * Runs `client connect` without --relays: the client finds the relays itself (opts.extraArgs
+ * must carry --bootstrap, --chain-rpc and the wallet flags) and picks its own path.
+ */
+export async function connectDiscovered(net: Testnet, opts: ClientOptions): Promise<ClientSession> {
+  const extra = opts.extraArgs ?? [];
+  if (extra.includes('--relays')) throw new TopvpnError('connectDiscovered: --relays given');
+  if (!extra.includes('--bootstrap')) throw new TopvpnError('connectDiscovered: --bootstrap missing');
+  return spawnConnect(net, [], opts);
+}
+
+async function spawnConnect(net: Testnet, relayArgs: string[], opts: ClientOptions): Promise<ClientSession> {
   const control = opts.control ?? join(net.dir, 'client.sock');
   const tun = opts.tun ?? CLIENT_TUN;
   const proc = net.spawn(
     net.client,
-    [node, distBin(CLIENT_CLI), 'connect', '--relays', list, '--hops', String(opts.hops), '--control', control, '--tun', tun, '--json', ...(opts.extraArgs ?? [])],
+    [node, distBin(CLIENT_CLI), 'connect', ...relayArgs, '--hops', String(opts.hops), '--control', control, '--tun', tun, '--json', ...(opts.extraArgs ?? [])],
     { label: 'client:connect' },
   );
   const ev = await proc.waitForEvent('up', opts.timeoutMs ?? 30_000);
   const up = ev as UpEvent;
   if (typeof up.buildMs !== 'number' || typeof up.address !== 'string') throw new TopvpnError(`client up event lacks buildMs/address: ${JSON.stringify(ev)}`);
   return new ClientSession(net, proc, up, control, tun);
+}
+
+/** One hop of a discovered connect's `path` progress event (client/README.md). */
+export interface DiscoveredHop {
+  role: string;
+  address: string;
+  operator: string;
+  country: string;
+  pricePerGiB: string;
+  endpoint: string;
+}
+
+export interface DiscoveryReport {
+  /** Usable relays the client's directory held after syncing with its bootstrap peers. */
+  relays: number;
+  peers: number;
+  path: DiscoveredHop[];
+}
+
+/**
+ * What a discovered connect printed (its `discovery` "synced" and `path` progress events);
+ * undefined when the session was started from a --relays list.
+ */
+export function discoveryReport(proc: Proc): DiscoveryReport | undefined {
+  const events = proc.lines('stdout').map(parseJsonObject);
+  const synced = events.find((o) => o?.['event'] === 'progress' && o['step'] === 'discovery' && o['phase'] === 'synced');
+  const path = events.find((o) => o?.['event'] === 'progress' && o['step'] === 'path');
+  if (!synced || !path || !Array.isArray(path['path'])) return undefined;
+  return { relays: Number(synced['relays']), peers: Number(synced['peers']), path: path['path'] as DiscoveredHop[] };
 }
 
 function lastJson(out: string): Record<string, unknown> | undefined {

@@ -39,7 +39,7 @@ function q(v: string): string {
 }
 
 /** The commented YAML written by init (exported for tests). */
-export function relayYaml(v: { listen: string; key: string; nodeKey: string; peerKey: string; endpoint?: string; region?: string; pricePerGib: string; deposit: string; chainRpc?: string; metrics: string; control: string }): string {
+export function relayYaml(v: { listen: string; key: string; nodeKey: string; peerKey: string; address?: string; endpoint?: string; region?: string; pricePerGib: string; deposit: string; chainRpc?: string; metrics: string; control: string }): string {
   const opt = (k: string, val: string | undefined, example: string): string => (val !== undefined ? `${k}: ${q(val)}` : `# ${k}: ${q(example)}`);
   return [
     '# toprelay configuration (written by `toprelay init`).',
@@ -55,6 +55,22 @@ export function relayYaml(v: { listen: string; key: string; nodeKey: string; pee
     `node-key: ${q(v.nodeKey)}`,
     '# libp2p identity for descriptor gossip (discovery).',
     `peer-key: ${q(v.peerKey)}`,
+    '',
+    '# Discovery: publish a signed descriptor (endpoint, onion key, price, country, bandwidth)',
+    '# over libp2p so clients find this relay without a relay list (start --p2p-listen).',
+    '# Needs paid relaying (chain-rpc, node-key, price-per-gib) and a registered relay.',
+    '# libp2p TCP listen address(es), comma-separated.',
+    `# p2p-listen: ${q('/ip4/0.0.0.0/tcp/4001')}`,
+    '# Other relays to dial and keep dialing (multiaddrs ending in /p2p/<peer id>, comma-separated).',
+    `# bootstrap: ${q('/ip4/203.0.113.8/tcp/4001/p2p/12D3KooW...')}`,
+    '# Country the relay is in, ISO 3166-1 alpha-2 (clients pick exits by it); needed with p2p-listen.',
+    `# country: ${q('DE')}`,
+    '# Operator account (64 hex; default this relay\'s address): one operator\'s relays never share a circuit.',
+    `# operator: ${q(v.address ?? '<your account address>')}`,
+    '# Advertised bandwidth, Mbit/s (default 100).',
+    `# bandwidth: ${q('100')}`,
+    '# UDP endpoint put in the descriptor; needed when listen is 0.0.0.0.',
+    `# advertise: ${q('203.0.113.7:51820')}`,
     '',
     '# Chain node JSON-RPC used by register, status, earnings and unregister.',
     opt('chain-rpc', v.chainRpc, 'http://127.0.0.1:8645'),
@@ -112,7 +128,7 @@ async function init(o: InitOpts): Promise<void> {
   const peerId = peerIdFromPrivateKey(await loadOrCreatePeerKey(files.peerKey)).toString();
   writeFileSync(
     files.config,
-    relayYaml({ listen, key: files.key, nodeKey: files.nodeKey, peerKey: files.peerKey, pricePerGib, deposit, metrics, control, ...(o.endpoint ? { endpoint: o.endpoint } : {}), ...(o.region ? { region: o.region } : {}), ...(o.chainRpc ? { chainRpc: o.chainRpc } : {}) }),
+    relayYaml({ listen, key: files.key, nodeKey: files.nodeKey, peerKey: files.peerKey, address: chain.address, pricePerGib, deposit, metrics, control, ...(o.endpoint ? { endpoint: o.endpoint } : {}), ...(o.region ? { region: o.region } : {}), ...(o.chainRpc ? { chainRpc: o.chainRpc } : {}) }),
     { mode: 0o644 },
   );
   const result = { event: 'init', dir, config: files.config, onionKey: files.key, nodeKey: files.nodeKey, peerKey: files.peerKey, onionPublicKey: toHex(onion.publicKey), address: chain.address, peerId };

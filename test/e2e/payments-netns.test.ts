@@ -1,8 +1,10 @@
 /**
  * Pay per byte, end to end, in network namespaces with separate processes (needs root):
  * a devnet (2 shards × 4 validators + 4 auditors, 12 node processes) in tvp-chain on the
- * testnet bridge, three relays registered on chain and started with --chain-rpc, a client
- * paying through all three (one channel per hop), real HTTP through the tunnel, then the
+ * testnet bridge, three relays registered on chain and started with --chain-rpc, publishing
+ * descriptors over libp2p (the same network `npm start` runs), a client given only the first
+ * relay as bootstrap peer and the chain RPC (no --relays) that discovers them, picks its path
+ * and pays through all three (one channel per hop), real HTTP through the tunnel, then the
  * settlement of deploy/paid-network.ts: the client closes, the relays' watchtowers (or
  * shutdown claims) claim, the challenge window passes, the payer finalizes.
  * Checked against the chain: each relay was paid price × the bytes it forwarded, to within
@@ -17,11 +19,13 @@ import assert from 'node:assert/strict';
 import { amountForBytes } from '../../protocol/payment-price.js';
 import { DEFAULT_CREDIT_WINDOW_BYTES } from '../../relay/payments/meter.js';
 import { balance, DEFAULT_PRICE_PER_GIB, TX_FEE } from '../../deploy/economy.js';
-import { connectPaid, settle, startPaidNetwork, summaryJson, type PaidNetwork, type Settlement } from '../../deploy/paid-network.js';
+import { connectPaid, RELAY_COUNTRIES, settle, startPaidNetwork, summaryJson, type PaidNetwork, type Settlement } from '../../deploy/paid-network.js';
+import { discoveryReport, type DiscoveryReport } from '../../deploy/topvpn.js';
 import { httpDownload } from '../../deploy/traffic.js';
 import { inetUrl, netnsUnavailable, Testnet } from '../helpers/netns.js';
 
-const PREFIX = 'tvp';
+/** Namespace prefix; $TOPVPN_TEST_PREFIX runs it beside another copy of the suite. */
+const PREFIX = process.env['TOPVPN_TEST_PREFIX'] ?? 'tvp';
 const PRICE = DEFAULT_PRICE_PER_GIB;
 const DOWNLOAD = 24 * 1024 * 1024;
 
@@ -44,18 +48,24 @@ describe('paid circuit end to end (namespaces, devnet processes)', { timeout: 30
   let burned0: bigint;
   let exitSeen: string | undefined;
   let downloaded = 0;
+  let clientArgv: readonly string[] = [];
+  let found: DiscoveryReport | undefined;
+  let statusPath: Array<{ endpoint: string }> = [];
 
   before(async () => {
     const why = netnsUnavailable();
     if (why) throw new Error(`this suite ${why}`);
     net = await Testnet.create({ prefix: PREFIX, relays: 3, chain: true, handleSignals: false });
-    pn = await startPaidNetwork(net, { shards: 2, group: 4, pricePerGiB: PRICE });
+    pn = await startPaidNetwork(net, { shards: 2, group: 4, pricePerGiB: PRICE, discovery: true });
     const url = pn.chain.urls[0]!;
     payer0 = await balance(pn.chain, url, pn.payer.address);
     relays0 = await Promise.all(pn.relays.map((r) => balance(pn!.chain, url, r.address!)));
     burned0 = await burnedOn(pn, pn.payerChain);
     const fromHeight = await pn.chain.finalHeight(url, pn.payerChain);
     const session = await connectPaid(pn, 3);
+    clientArgv = session.proc.argv;
+    found = discoveryReport(session.proc);
+    statusPath = ((await session.status())['path'] as Array<{ endpoint: string }> | undefined) ?? [];
     const ip = JSON.parse((await net.exec(net.client, ['curl', '-sS', '--fail', '--max-time', '10', inetUrl('/ip')])).stdout) as { remote?: string };
     exitSeen = ip.remote;
     downloaded = (await httpDownload(net, net.client, inetUrl(`/bytes/${DOWNLOAD}`))).bytes;
@@ -74,6 +84,27 @@ describe('paid circuit end to end (namespaces, devnet processes)', { timeout: 30
     for (const c of s.channels) assert.equal(c.status, 'finalized');
     assert.equal(s.closeTxs, 3);
     assert.equal(s.finalizeTxs, 3);
+  });
+
+  test('the client found its relays by discovery: no --relays, the path it chose is the one built', () => {
+    const d = pn!.discovery;
+    assert.ok(d, 'the relays published descriptors');
+    assert.ok(!clientArgv.includes('--relays'), `client argv has no --relays: ${clientArgv.join(' ')}`);
+    assert.equal(clientArgv[clientArgv.indexOf('--bootstrap') + 1], d.bootstrap);
+    assert.match(d.bootstrap, new RegExp(`^/ip4/${net!.host('entry').ip.replace(/\./g, '\\.')}/tcp/\\d+/p2p/`), 'bootstrap is the first relay');
+    assert.ok(found, 'the client printed its discovery and path events');
+    assert.equal(found.relays, 3, 'all three relays discovered');
+    assert.deepEqual(found.path.map((h) => h.role), ['entry', 'middle', 'exit']);
+    assert.deepEqual(new Set(found.path.map((h) => h.address)), new Set(pn!.relays.map((r) => r.address)), 'the path uses the three staked relays');
+    const exit = pn!.relays.find((r) => r.exit)!;
+    assert.equal(found.path[2]!.address, exit.address, 'the only exit relay is the exit');
+    for (const h of found.path) {
+      assert.equal(h.country, d.countries.get(h.address), `${h.address.slice(0, 8)} declared its country`);
+      assert.equal(h.operator, d.operators.get(h.address), `${h.address.slice(0, 8)} declared its own operator`);
+      assert.equal(h.endpoint, pn!.relays.find((r) => r.address === h.address)!.endpoint);
+    }
+    assert.deepEqual(new Set(found.path.map((h) => h.country)), new Set(RELAY_COUNTRIES.slice(0, 3)));
+    assert.deepEqual(statusPath.map((p) => p.endpoint), found.path.map((h) => h.endpoint), '`topvpn status` shows the discovered path');
   });
 
   test('each relay was paid price × the bytes it forwarded, within one credit window', () => {
