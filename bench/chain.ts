@@ -1,17 +1,25 @@
 /**
  * Chain benchmark: starts a devnet (2 shards × 4 validators + 4 auditors/beacon = 12 node
- * processes), drives it with signed transfers (half within a shard, half across) for
- * BENCH_SECONDS (default 25) through JSON-RPC batches, follows finality over WebSocket, and
- * prints one JSON object as its last line:
+ * processes) and drives it with signed transfers (half within a shard, half across) through
+ * JSON-RPC batches (each account always talks to the same validator of its shard), following
+ * finality over WebSocket. Two phases:
+ *  1. saturation, BENCH_SECONDS (default 25): every account keeps up to BENCH_WINDOW txs in
+ *     flight (total cap BENCH_IN_FLIGHT) → throughput;
+ *  2. paced, BENCH_PACED_SECONDS (default 15) at BENCH_PACED_TPS tx/s (default
+ *     BENCH_PACED_FRACTION = 0.5 of the saturation throughput) → finality latency. At
+ *     saturation latency is queueing (in flight / throughput), so it is reported separately.
+ * Prints one JSON object as its last line:
  *   {shards, nodes, tps_intra, tps_cross, finality_p50_ms, finality_p99_ms, cross_finality_p50_ms,
+ *    paced_tps, sat_finality_p50_ms, sat_finality_p99_ms, sat_cross_finality_p50_ms,
  *    verify_per_s, verifications_per_tx, ...}
- * tps_* count txs made final inside the load window; a cross tx counts when the receipt is
- * applied in a final block of the destination shard. finality = submit → block final (QC +
- * audit certificate); cross_finality = submit → destination block final. verify_per_s = node:crypto
- * Ed25519 verifies per second on both cores at once (two worker threads), measured in this run
- * after the devnet stops. verifications_per_tx = Σ node tx-signature verifications / txs committed.
+ * tps_* count txs of phase 1 made final inside its window; a cross tx counts when the receipt
+ * is applied in a final block of the destination shard. finality = submit → block final (QC +
+ * audit certificate); cross_finality = submit → destination block final; finality_* and
+ * cross_finality_* are phase 2, sat_* phase 1. verify_per_s = node:crypto Ed25519 verifies
+ * per second on both cores at once (two worker threads), measured in this run after the devnet
+ * stops. verifications_per_tx = Σ node tx-signature verifications / txs committed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -25,6 +33,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 25);
 const WINDOW_PER_ACCOUNT = Number(process.env.BENCH_WINDOW ?? 16);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 3000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 200);
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 15);
+/** Paced phase rate in tx/s; 0 = PACED_FRACTION of the throughput measured at saturation. */
+const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
+const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
 
 function say(m: string): void {
   process.stderr.write(`[bench:chain] ${m}\n`);
@@ -43,6 +55,22 @@ interface Pending {
   to: string;
   amount: bigint;
   dest: string;
+  phase: Phase;
+}
+
+/** sat = the saturation phase (throughput); paced = the fixed-rate phase (finality latency). */
+type Phase = 'sat' | 'paced';
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 if unreadable). */
+function cpuSeconds(pid: number | null): number {
+  if (pid === null) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
 }
 
 async function measureVerify(ms: number): Promise<number> {
@@ -91,14 +119,20 @@ async function main(): Promise<void> {
     /** destination chain → to|amount → pending cross entries awaiting their receipt id */
     const crossBySource = new Map<string, Pending[]>();
     const receiptWait = new Map<string, Pending>(); // `${src}>${dst}#${id}` → tx
-    const finalLat: number[] = [];
-    const crossLat: number[] = [];
+    const lat: Record<Phase, { final: number[]; cross: number[] }> = { sat: { final: [], cross: [] }, paced: { final: [], cross: [] } };
+    let windowS = 0;
+    /** Final shard blocks seen, and the txs they carried (block size at saturation). */
+    let finalBlocks = 0;
+    let txsInFinalBlocks = 0;
+    let pacedTps = 0;
     let loadStart = 0;
     let loadEnd = Infinity;
     let intraFinalInWindow = 0;
     let crossFinalInWindow = 0;
     let submitted = 0;
     let rejected = 0;
+    /** One seed buffer per account: signTx caches the imported key per seed object. */
+    const seeds = new Map(d.accounts.map((a) => [a.address, Buffer.from(a.seedHex, 'hex')]));
     const outstanding = new Map<string, number>();
     const nonces = new Map<string, number>();
     for (const a of d.accounts) {
@@ -120,18 +154,20 @@ async function main(): Promise<void> {
       const { chain, height } = m.params.result;
       if (chain === 'beacon') return;
       const at = Date.now();
+      finalBlocks++;
       blockQueue = blockQueue.then(async () => {
         const blk = await rpcCall<{ body: { txs: SignedTx[]; receipts: Array<{ source: string; destination: string; id: number }> }; outgoing: Array<{ source: string; destination: string; id: number; amount: string; payload: { to?: string } }> }>(watchUrl, 'chain_getBlock', [chain, height]);
         const inBlockCross: Pending[] = [];
+        txsInFinalBlocks += blk.body.txs.length;
         for (const stx of blk.body.txs) {
           const h = txHash(stx.tx);
           const p = pending.get(h);
           if (!p) continue;
           pending.delete(h);
-          finalLat.push(at - p.submitAt);
+          lat[p.phase].final.push(at - p.submitAt);
           outstanding.set(p.from, (outstanding.get(p.from) ?? 1) - 1);
           if (p.cross) inBlockCross.push(p);
-          else if (at <= loadEnd) intraFinalInWindow++;
+          else if (p.phase === 'sat' && at <= loadEnd) intraFinalInWindow++;
         }
         for (const r of blk.outgoing) {
           const i = inBlockCross.findIndex((p) => p.dest === r.destination && p.to === r.payload.to && p.amount === BigInt(r.amount));
@@ -145,8 +181,8 @@ async function main(): Promise<void> {
           const p = receiptWait.get(k);
           if (!p) continue;
           receiptWait.delete(k);
-          crossLat.push(at - p.submitAt);
-          if (at <= loadEnd) crossFinalInWindow++;
+          lat[p.phase].cross.push(at - p.submitAt);
+          if (p.phase === 'sat' && at <= loadEnd) crossFinalInWindow++;
         }
       }).catch((e: unknown) => say(`block fetch failed: ${(e as Error).message}`));
     });
@@ -158,39 +194,43 @@ async function main(): Promise<void> {
       byShard.set(c, [...(byShard.get(c) ?? []), a]);
     }
     const shardNames = [...byShard.keys()].sort();
-    const rr = new Map<string, number>();
+    // Each account always submits to the same validator of its shard (as a wallet talks to one
+    // node): consecutive nonces then never race the gossip between validators.
+    const entryOf = new Map<string, string>();
+    for (const [chain, list] of byShard) list.forEach((a, i) => entryOf.set(a.address, validatorsOf(chain)[i % validatorsOf(chain).length]!));
+    const senders = shardNames.flatMap((c) => byShard.get(c)!);
     let seq = 0;
-    say(`load: ${d.accounts.length} accounts, ${SECONDS} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
-    loadStart = Date.now();
-    loadEnd = loadStart + SECONDS * 1000;
-    while (Date.now() < loadEnd) {
+    let cursor = 0;
+
+    /** Signs and submits up to `budget` txs (one per account with room in its window); half cross-shard. */
+    const submitRound = async (phase: Phase, budget: number): Promise<number> => {
       const batches = new Map<string, Array<{ stx: SignedTx; p: Pending; hash: string }>>();
-      for (const chain of shardNames) {
-        for (const a of byShard.get(chain)!) {
-          if (pending.size >= MAX_IN_FLIGHT) break;
-          if ((outstanding.get(a.address) ?? 0) >= WINDOW_PER_ACCOUNT) continue;
-          const cross = seq++ % 2 === 1;
-          const destChain = cross ? shardNames.find((c) => c !== chain)! : chain;
-          const pool = byShard.get(destChain)!.filter((k) => k.address !== a.address);
-          const to = pool[Math.floor(Math.random() * pool.length)]!.address;
-          const amount = 1000n + BigInt(Math.floor(Math.random() * 1_000_000));
-          const nonce = nonces.get(a.address)!;
-          const stx = signTx({ chainId: d.chainId, chain: chain as SignedTx['tx']['chain'], from: a.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount } }, Buffer.from(a.seedHex, 'hex'));
-          nonces.set(a.address, nonce + 1);
-          outstanding.set(a.address, (outstanding.get(a.address) ?? 0) + 1);
-          const list = batches.get(chain) ?? [];
-          list.push({ stx, hash: txHash(stx.tx), p: { submitAt: 0, cross, from: a.address, to, amount, dest: destChain } });
-          batches.set(chain, list);
-        }
+      let n = 0;
+      for (let k = 0; k < senders.length && n < budget; k++) {
+        const a = senders[(cursor + k) % senders.length]!;
+        if (pending.size >= MAX_IN_FLIGHT) break;
+        if ((outstanding.get(a.address) ?? 0) >= WINDOW_PER_ACCOUNT) continue;
+        const chain = homeChain(a.address, S);
+        const cross = seq++ % 2 === 1;
+        const destChain = cross ? shardNames.find((c) => c !== chain)! : chain;
+        const pool = byShard.get(destChain)!.filter((x) => x.address !== a.address);
+        const to = pool[Math.floor(Math.random() * pool.length)]!.address;
+        const amount = 1000n + BigInt(Math.floor(Math.random() * 1_000_000));
+        const nonce = nonces.get(a.address)!;
+        const stx = signTx({ chainId: d.chainId, chain: chain as SignedTx['tx']['chain'], from: a.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount } }, seeds.get(a.address)!);
+        nonces.set(a.address, nonce + 1);
+        outstanding.set(a.address, (outstanding.get(a.address) ?? 0) + 1);
+        const url = entryOf.get(a.address)!;
+        const list = batches.get(url) ?? [];
+        list.push({ stx, hash: txHash(stx.tx), p: { submitAt: 0, cross, from: a.address, to, amount, dest: destChain, phase } });
+        batches.set(url, list);
+        n++;
       }
+      cursor = (cursor + n) % senders.length;
       const sends: Promise<void>[] = [];
-      for (const [chain, list] of batches) {
+      for (const [url, list] of batches) {
         for (let i = 0; i < list.length; i += 250) {
           const part = list.slice(i, i + 250);
-          const vals = validatorsOf(chain);
-          const k = (rr.get(chain) ?? 0) + 1;
-          rr.set(chain, k);
-          const url = vals[k % vals.length]!;
           const now = Date.now();
           for (const x of part) {
             x.p.submitAt = now;
@@ -217,13 +257,49 @@ async function main(): Promise<void> {
         }
       }
       await Promise.all(sends);
-      await new Promise((r) => setTimeout(r, sends.length === 0 ? 50 : 10));
+      return n;
+    };
+    const drain = async (): Promise<void> => {
+      const drainEnd = Date.now() + 20_000;
+      while ((pending.size > 0 || receiptWait.size > 0) && Date.now() < drainEnd) await new Promise((r) => setTimeout(r, 200));
+      await blockQueue;
+    };
+
+    // Phase 1, saturation: as many txs as the windows allow.
+    say(`saturation: ${d.accounts.length} accounts, ${SECONDS} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
+    const nodeCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid), 0);
+    const cpuAtStart = nodeCpu();
+    const blocksAtStart = finalBlocks;
+    const txsInBlocksAtStart = txsInFinalBlocks;
+    loadStart = Date.now();
+    loadEnd = loadStart + SECONDS * 1000;
+    while (Date.now() < loadEnd) {
+      const n = await submitRound('sat', Infinity);
+      await new Promise((r) => setTimeout(r, n === 0 ? 50 : 10));
     }
-    const windowS = (Date.now() - loadStart) / 1000;
-    say(`load done: submitted ${submitted}, rejected ${rejected}; draining`);
-    const drainEnd = Date.now() + 20_000;
-    while ((pending.size > 0 || receiptWait.size > 0) && Date.now() < drainEnd) await new Promise((r) => setTimeout(r, 200));
-    await blockQueue;
+    windowS = (Date.now() - loadStart) / 1000;
+    const satCpu = nodeCpu() - cpuAtStart;
+    const satBlocks = finalBlocks - blocksAtStart;
+    const satTxsInBlocks = txsInFinalBlocks - txsInBlocksAtStart;
+    say(`saturation done: submitted ${submitted}, rejected ${rejected}; draining`);
+    await drain();
+
+    // Phase 2, paced: a steady rate below saturation, for finality latency.
+    const satTps = (intraFinalInWindow + crossFinalInWindow) / windowS;
+    pacedTps = PACED_TPS > 0 ? PACED_TPS : Math.max(10, Math.round(satTps * PACED_FRACTION));
+    say(`paced: ${pacedTps} tx/s for ${PACED_SECONDS} s`);
+    const pacedEnd = Date.now() + PACED_SECONDS * 1000;
+    const tick = 100;
+    let owed = 0;
+    for (let next = Date.now(); Date.now() < pacedEnd; ) {
+      owed += (pacedTps * tick) / 1000;
+      const want = Math.floor(owed);
+      owed -= await submitRound('paced', want);
+      next += tick;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+    say(`paced done: submitted ${submitted}, rejected ${rejected}; draining`);
+    await drain();
     let verifications = 0;
     let committed = 0;
     for (const u of urls) {
@@ -245,10 +321,20 @@ async function main(): Promise<void> {
       committed,
       tps_intra: Math.round((intraFinalInWindow / windowS) * 10) / 10,
       tps_cross: Math.round((crossFinalInWindow / windowS) * 10) / 10,
-      finality_p50_ms: pct(finalLat, 50),
-      finality_p99_ms: pct(finalLat, 99),
-      cross_finality_p50_ms: pct(crossLat, 50),
+      finality_p50_ms: pct(lat.paced.final, 50),
+      finality_p99_ms: pct(lat.paced.final, 99),
+      cross_finality_p50_ms: pct(lat.paced.cross, 50),
+      paced_tps: pacedTps,
+      sat_finality_p50_ms: pct(lat.sat.final, 50),
+      sat_finality_p99_ms: pct(lat.sat.final, 99),
+      sat_cross_finality_p50_ms: pct(lat.sat.cross, 50),
       verify_per_s: verifyPerS,
+      // Node processes' CPU time during the saturation window per tx made final in it: the
+      // figure least disturbed by other load on a shared machine.
+      node_cpu_ms_per_tx: intraFinalInWindow + crossFinalInWindow > 0 ? Math.round((satCpu * 1000) / (intraFinalInWindow + crossFinalInWindow) * 100) / 100 : 0,
+      node_cpu_util: Math.round((satCpu / windowS) * 100) / 100,
+      sat_shard_blocks_per_s: Math.round((satBlocks / windowS) * 10) / 10,
+      sat_txs_per_block: satBlocks > 0 ? Math.round(satTxsInBlocks / satBlocks) : 0,
       verifications_per_tx: committed > 0 ? Math.round((verifications / committed) * 100) / 100 : 0,
       supply_ok: supply.ok,
     };

@@ -5,7 +5,8 @@
  * (open → claim → claim → close → claim → finalize), it SIGKILLs a random node (validator,
  * auditor+beacon member) `kills` times, restarting each after `outageMs`, and SIGSTOPs one
  * shard validator per `pauses` for `pauseMs` (a stand-in for a network partition of a minority:
- * the nodes share one loopback, so this is a pause, not a link cut), then SIGCONTs it.
+ * the nodes share one loopback, so this is a pause, not a link cut — bench/faults-partition.ts
+ * cuts real links, one namespace per node), then SIGCONTs it.
  *
  * After every fault it checks:
  *  - recovery: within `recoverTimeoutMs`, every node (the faulted one included) reaches, on
@@ -29,6 +30,7 @@ import type { Devnet } from '../chain/devnet/devnet.js';
 import { repoRoot } from '../common/paths.js';
 import { rpcCall, RpcCallError } from '../chain/node/rpc-client.js';
 import type { KeyPair } from '../chain/node/keys.js';
+import type { RpcCallFn } from '../relay/payments/chain-rpc.js';
 import { channelIdFor, homeChain, signPaymentReceipt, signTx, txHash, UNIT, type ChainName, type SignedTx, type TxOp } from '../chain/state/index.js';
 
 export class ChainFaultsError extends Error {
@@ -67,7 +69,7 @@ export interface ChainFaultOptions {
 }
 
 /** Copies dist/chain + dist/common into a temp tree whose repoRoot() is the copy; returns its root. */
-function snapshotDist(): string {
+export function snapshotDist(): string {
   const root = repoRoot();
   const snap = mkdtempSync(join(tmpdir(), 'tvz-dist-'));
   for (const sub of ['chain', 'common']) cpSync(join(root, 'dist', sub), join(snap, 'dist', sub), { recursive: true });
@@ -75,6 +77,12 @@ function snapshotDist(): string {
   cpSync(join(root, 'tsconfig.json'), join(snap, 'tsconfig.json'));
   symlinkSync(join(root, 'node_modules'), join(snap, 'node_modules'));
   return snap;
+}
+
+/** The Devnet class, loaded from the `snapshotDist()` copy `snap` when given (else from this tree). */
+export async function devnetClass(snap: string | null): Promise<typeof Devnet> {
+  const url = snap ? pathToFileURL(join(snap, 'dist', 'chain', 'devnet', 'devnet.js')).href : '../chain/devnet/devnet.js';
+  return ((await import(url)) as typeof import('../chain/devnet/devnet.js')).Devnet;
 }
 
 export interface ChainFaultReport {
@@ -104,11 +112,11 @@ export interface ChainFaultReport {
 
 const FEE = UNIT / 100n;
 
-interface Status {
+export interface Status {
   chains: Array<{ chain: string; height: number; finalHeight: number; tipHash: string }>;
 }
 
-interface BlockView {
+export interface BlockView {
   hash: string;
   stateRoot: string;
   results: Array<{ kind: string; id: string; status: string }>;
@@ -125,7 +133,7 @@ interface FinalTx {
   kind: string;
 }
 
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -136,9 +144,14 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-class Harness {
+/**
+ * Load, bookkeeping and checks shared by the chain fault harnesses (faults-chain, -partition,
+ * -byzantine): `down` nodes get no load and count for no target; `call` reaches a node's RPC
+ * URL (plain HTTP by default; a Unix-socket proxy when the nodes live in namespaces).
+ */
+export class Harness {
   readonly down = new Set<number>();
   readonly finals = new Map<string, FinalTx>();
   readonly order: string[] = [];
@@ -158,6 +171,7 @@ class Harness {
     readonly d: Devnet,
     readonly rnd: () => number,
     readonly log: (m: string) => void,
+    readonly call: RpcCallFn = rpcCall,
   ) {}
 
   get urls(): string[] {
@@ -182,7 +196,7 @@ class Harness {
     let s: Status | undefined;
     for (let a = 1; s === undefined; a++) {
       try {
-        s = await rpcCall<Status>(this.urls[i]!, 'chain_status', [], 5000);
+        s = await this.call<Status>(this.urls[i]!, 'chain_status', [], 5000);
       } catch (e) {
         if (a >= attempts) throw new ChainFaultsError(`node ${i} (${this.d.nodes[i]!.proc ? 'running' : 'not running'}): chain_status: ${(e as Error).message}`);
         await sleep(500);
@@ -196,7 +210,7 @@ class Harness {
     let lastErr = '';
     for (let a = 0; a < attempts && !this.stopping; a++) {
       try {
-        const h = await rpcCall<string>(this.pickLive(), 'tx_submit', [stx], 8000);
+        const h = await this.call<string>(this.pickLive(), 'tx_submit', [stx], 8000);
         this.submitted++;
         return h;
       } catch (e) {
@@ -225,9 +239,9 @@ class Harness {
     while (Date.now() < end && !this.stopping) {
       const url = this.pickLive();
       try {
-        const st = await rpcCall<{ status: string; chain?: string; height?: number }>(url, 'tx_get', [hash], 5000);
+        const st = await this.call<{ status: string; chain?: string; height?: number }>(url, 'tx_get', [hash], 5000);
         if (st.status === 'final' && st.chain !== undefined && st.height !== undefined) {
-          const b = await rpcCall<BlockView>(url, 'chain_getBlock', [st.chain, st.height], 8000);
+          const b = await this.call<BlockView>(url, 'chain_getBlock', [st.chain, st.height], 8000);
           const index = b.results.findIndex((r) => r.kind === 'tx' && r.id === hash);
           if (index < 0) {
             this.fail(`tx ${hash.slice(0, 12)} final at ${st.chain}#${st.height} on ${url} but not among the block's results`);
@@ -258,7 +272,7 @@ class Harness {
   async nonceOf(addr: string): Promise<number> {
     for (;;) {
       try {
-        return (await rpcCall<{ nonce: number }>(this.pickLive(), 'account_get', [addr], 5000)).nonce;
+        return (await this.call<{ nonce: number }>(this.pickLive(), 'account_get', [addr], 5000)).nonce;
       } catch {
         await sleep(300);
       }
@@ -274,7 +288,7 @@ class Harness {
       this.txChecks++;
       let st: { status: string; chain?: string; height?: number };
       try {
-        st = await rpcCall(url, 'tx_get', [h], 8000);
+        st = await this.call(url, 'tx_get', [h], 8000);
       } catch (e) {
         this.fail(`node ${i}: tx_get failed: ${(e as Error).message}`);
         continue;
@@ -288,7 +302,7 @@ class Harness {
       let b = blocks.get(key);
       if (!b) {
         try {
-          b = await rpcCall<BlockView>(url, 'chain_getBlock', [f.chain, f.height], 8000);
+          b = await this.call<BlockView>(url, 'chain_getBlock', [f.chain, f.height], 8000);
           blocks.set(key, b);
         } catch (e) {
           this.fail(`node ${i}: chain_getBlock ${key} failed: ${(e as Error).message}`);
@@ -316,7 +330,7 @@ class Harness {
   async checkSupplyAll(): Promise<void> {
     for (const i of this.liveIdx().filter((x) => this.d.nodes[x]!.proc !== null)) {
       try {
-        const s = await rpcCall<{ ok: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
+        const s = await this.call<{ ok: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
         if (!s.ok) {
           this.supplyViolations++;
           this.fail(`node ${i}: supply: ${s.message}`);
@@ -359,10 +373,90 @@ class Harness {
     }
     return null;
   }
+
+  /** Starts the load: 2 transfer workers and 1 channel worker (payer + relay) per shard; ends when `stopping`. */
+  startLoad(): Promise<void>[] {
+    const d = this.d;
+    const workers: Promise<void>[] = [];
+    const byShard = new Map<ChainName, KeyPair[]>();
+    for (const a of d.accounts) {
+      const c = homeChain(a.address, d.shards);
+      byShard.set(c, [...(byShard.get(c) ?? []), a]);
+    }
+    for (const [c, accs] of byShard) {
+      if (accs.length < 4) throw new ChainFaultsError(`need ≥4 accounts on ${c}, have ${accs.length}`);
+      const others = d.accounts.filter((a) => homeChain(a.address, d.shards) !== c).map((a) => a.address);
+      for (const w of accs.slice(0, 2)) workers.push(transferWorker(this, w, { same: accs.filter((a) => a !== w).map((a) => a.address), other: others }));
+      workers.push(channelWorker(this, accs[2]!, accs[3]!));
+    }
+    return workers;
+  }
+
+  /** Final txs to re-check after a fault: the most recent ones (likely near it) plus a random spread of older ones. */
+  sample(size: number): string[] {
+    const pool = [...this.order];
+    const out: string[] = [];
+    out.push(...pool.slice(-Math.ceil(size / 3)));
+    while (out.length < size && out.length < pool.length) {
+      const x = pool[Math.floor(this.rnd() * pool.length)]!;
+      if (!out.includes(x)) out.push(x);
+    }
+    return out;
+  }
+
+  /**
+   * After a fault: every live node reaches `target`+2 on every chain, then `snapshot` (final
+   * before the fault) is re-checked on every live node and the supply on every node.
+   * Returns the recovery time in ms, or null (recorded as a failure).
+   */
+  async afterFault(label: string, target: Map<string, number>, snapshot: readonly string[], timeoutMs: number): Promise<number | null> {
+    const ms = await this.recovered(target, timeoutMs);
+    if (ms === null) {
+      this.fail(`${label}: no recovery within ${timeoutMs} ms (target ${JSON.stringify(Object.fromEntries(target))})`);
+      return null;
+    }
+    this.checkAlive(label);
+    for (const i of this.liveIdx()) await this.checkTxsOn(i, snapshot);
+    await this.checkSupplyAll();
+    this.log(`${label}: recovered in ${ms} ms; ${this.finals.size} final txs so far, ${snapshot.length} re-checked on ${this.liveIdx().length} nodes`);
+    return ms;
+  }
+
+  /**
+   * End of run (call after the load stopped): every tracked final tx on every running node,
+   * the supply on every node, and one block hash + state root per chain at the lowest common
+   * final height, equal on every node (blocks link by parent hash, so the chains below agree too).
+   */
+  async endChecks(): Promise<{ stateRootsAgree: boolean; common: Record<string, number> }> {
+    const d = this.d;
+    this.checkAlive('end');
+    const all = [...this.order];
+    const running = this.liveIdx().filter((i) => d.nodes[i]!.proc !== null);
+    if (running.length < d.nodes.length) this.fail(`end: only ${running.length} of ${d.nodes.length} nodes running; end checks on those`);
+    for (const i of running) await this.checkTxsOn(i, all);
+    await this.checkSupplyAll();
+    const mins = new Map<string, number>();
+    for (const i of running) for (const [c, v] of await this.status(i, 10)) mins.set(c, Math.min(mins.get(c) ?? Number.MAX_SAFE_INTEGER, v.final));
+    let stateRootsAgree = true;
+    const common: Record<string, number> = {};
+    for (const [c, ht] of mins) {
+      common[c] = ht;
+      const seen = new Set<string>();
+      for (const i of running) {
+        const b = await this.call<BlockView>(this.urls[i]!, 'chain_getBlock', [c, ht], 8000);
+        seen.add(`${b.hash}/${b.stateRoot}`);
+      }
+      if (seen.size !== 1) {
+        stateRootsAgree = false;
+        this.fail(`${c}#${ht}: ${seen.size} different block hash/state root pairs across nodes`);
+      }
+    }
+    return { stateRootsAgree, common };
+  }
 }
 
 /** Transfer worker: intra- or cross-shard transfers, one final tx after another. */
-async function transferWorker(h: Harness, from: KeyPair, peers: { same: string[]; other: string[] }): Promise<void> {
+export async function transferWorker(h: Harness, from: KeyPair, peers: { same: string[]; other: string[] }): Promise<void> {
   const seed = Buffer.from(from.seedHex, 'hex');
   const chain = homeChain(from.address, h.d.shards);
   let nonce = await h.nonceOf(from.address);
@@ -385,7 +479,7 @@ async function transferWorker(h: Harness, from: KeyPair, peers: { same: string[]
 }
 
 /** Channel worker: open → claim → claim → close → claim → (challenge window) → finalize, repeated. */
-async function channelWorker(h: Harness, payer: KeyPair, relay: KeyPair): Promise<void> {
+export async function channelWorker(h: Harness, payer: KeyPair, relay: KeyPair): Promise<void> {
   const pSeed = Buffer.from(payer.seedHex, 'hex');
   const rSeed = Buffer.from(relay.seedHex, 'hex');
   const chain = homeChain(payer.address, h.d.shards);
@@ -419,9 +513,9 @@ async function channelWorker(h: Harness, payer: KeyPair, relay: KeyPair): Promis
     let closesAt = Number.MAX_SAFE_INTEGER;
     while (!h.stopping) {
       try {
-        const ch = await rpcCall<{ closesAt: number | null; status: string }>(h.pickLive(), 'channel_get', [channelId], 5000);
+        const ch = await h.call<{ closesAt: number | null; status: string }>(h.pickLive(), 'channel_get', [channelId], 5000);
         if (ch.closesAt !== null) closesAt = ch.closesAt;
-        const s = await rpcCall<Status>(h.pickLive(), 'chain_status', [], 5000);
+        const s = await h.call<Status>(h.pickLive(), 'chain_status', [], 5000);
         if ((s.chains.find((c) => c.chain === chain)?.finalHeight ?? 0) >= closesAt + 1) break;
       } catch {
         // node busy
@@ -446,8 +540,7 @@ export async function runChainFaults(opts: ChainFaultOptions = {}): Promise<Chai
   const settleMs = opts.settleMs ?? 2000;
   const sampleSize = opts.sampleSize ?? 24;
   const snap = opts.snapshotDist === false ? null : snapshotDist();
-  const devnetUrl = snap ? pathToFileURL(join(snap, 'dist', 'chain', 'devnet', 'devnet.js')).href : '../chain/devnet/devnet.js';
-  const { Devnet: DevnetCls } = (await import(devnetUrl)) as typeof import('../chain/devnet/devnet.js');
+  const DevnetCls = await devnetClass(snap);
   let d: Devnet;
   try {
     d = await DevnetCls.create({ dir, shards: 2, group: 4, auditors: 4, accounts: 12, logLevel: 'warn' });
@@ -475,44 +568,16 @@ export async function runChainFaults(opts: ChainFaultOptions = {}): Promise<Chai
     const first = await h.recovered(new Map(chains.map((c) => [c, 0])), 60_000);
     if (first === null) throw new ChainFaultsError('devnet did not reach final height 2 on every chain');
 
-    // load: 2 transfer workers and 1 channel worker (payer + relay) per shard
-    const byShard = new Map<ChainName, KeyPair[]>();
-    for (const a of d.accounts) {
-      const c = homeChain(a.address, d.shards);
-      byShard.set(c, [...(byShard.get(c) ?? []), a]);
-    }
-    for (const [c, accs] of byShard) {
-      if (accs.length < 4) throw new ChainFaultsError(`need ≥4 accounts on ${c}, have ${accs.length}`);
-      const others = d.accounts.filter((a) => homeChain(a.address, d.shards) !== c).map((a) => a.address);
-      for (const w of accs.slice(0, 2)) workers.push(transferWorker(h, w, { same: accs.filter((a) => a !== w).map((a) => a.address), other: others }));
-      workers.push(channelWorker(h, accs[2]!, accs[3]!));
-    }
+    workers.push(...h.startLoad());
     await sleep(settleMs * 2);
 
     const roleOf = (i: number): string => d.nodes[i]!.role;
     const plan: number[] = opts.killPlan ? [...opts.killPlan] : Array.from({ length: opts.kills ?? 20 }, () => Math.floor(rnd() * d.nodes.length));
-    const sample = (): string[] => {
-      const pool = [...h.order];
-      const out: string[] = [];
-      // the most recent ones (likely near the fault) plus a random spread of older ones
-      out.push(...pool.slice(-Math.ceil(sampleSize / 3)));
-      while (out.length < sampleSize && out.length < pool.length) {
-        const x = pool[Math.floor(rnd() * pool.length)]!;
-        if (!out.includes(x)) out.push(x);
-      }
-      return out;
-    };
+    const sample = (): string[] => h.sample(sampleSize);
     const afterFault = async (label: string, target: Map<string, number>, snapshot: string[]): Promise<boolean> => {
-      const ms = await h.recovered(target, recoverTimeoutMs);
-      if (ms === null) {
-        h.fail(`${label}: no recovery within ${recoverTimeoutMs} ms (target ${JSON.stringify(Object.fromEntries(target))})`);
-        return false;
-      }
+      const ms = await h.afterFault(label, target, snapshot, recoverTimeoutMs);
+      if (ms === null) return false;
       recoverMs.push(ms);
-      h.checkAlive(label);
-      for (const i of h.liveIdx()) await h.checkTxsOn(i, snapshot);
-      await h.checkSupplyAll();
-      log(`${label}: recovered in ${ms} ms; ${h.finals.size} final txs so far, ${snapshot.length} re-checked on ${h.liveIdx().length} nodes`);
       return true;
     };
 
@@ -575,27 +640,9 @@ export async function runChainFaults(opts: ChainFaultOptions = {}): Promise<Chai
     // stop the load, then the end-of-run checks on every node
     h.stopping = true;
     await Promise.all(workers);
-    h.checkAlive('end');
-    const all = [...h.order];
-    const running = h.liveIdx().filter((i) => d.nodes[i]!.proc !== null);
-    if (running.length < d.nodes.length) h.fail(`end: only ${running.length} of ${d.nodes.length} nodes running; end checks on those`);
-    for (const i of running) await h.checkTxsOn(i, all);
-    await h.checkSupplyAll();
-    const mins = new Map<string, number>();
-    for (const i of running) for (const [c, v] of await h.status(i, 10)) mins.set(c, Math.min(mins.get(c) ?? Number.MAX_SAFE_INTEGER, v.final));
-    stateRootsAgree = true;
-    for (const [c, ht] of mins) {
-      common[c] = ht;
-      const seen = new Set<string>();
-      for (const i of running) {
-        const b = await rpcCall<BlockView>(d.rpcUrls()[i]!, 'chain_getBlock', [c, ht], 8000);
-        seen.add(`${b.hash}/${b.stateRoot}`);
-      }
-      if (seen.size !== 1) {
-        stateRootsAgree = false;
-        h.fail(`${c}#${ht}: ${seen.size} different block hash/state root pairs across nodes`);
-      }
-    }
+    const end = await h.endChecks();
+    stateRootsAgree = end.stateRootsAgree;
+    Object.assign(common, end.common);
   } catch (e) {
     crashed = true;
     throw e;

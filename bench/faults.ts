@@ -1,18 +1,25 @@
 /**
  * Faults, adversaries, bad input and load — one JSON line:
  *   {"kills","kills_recovered","supply_violations","lost_txs","slashed","fuzz_inputs",
- *    "fuzz_crashes","circuits","relay_rss_mb", …details}
+ *    "fuzz_crashes","circuits","relay_rss_mb","partitions","partitions_healed", …details}
  *
  * - chain faults: bench/faults-chain.ts on the devnet (node processes; SIGKILL + restart, one
  *   SIGSTOP pause) — kills, kills_recovered, supply_violations, lost_txs;
- * - slashing: the node process has no Byzantine option (test-only hook), so the scenario runs
- *   in-process: a cluster of ChainNodes (MemoryNetwork) where one validator of each shard
- *   double-votes once; `slashed` = offenders jailed with a burned deposit on every node's beacon;
+ * - partitions: bench/faults-partition.ts — each node process in its own network namespace
+ *   (prefix tn8b, 198.18.180.0/24; needs root), a minority cut off (link down) and healed —
+ *   partitions, partitions_healed (+ its supply_violations and lost txs);
+ * - Byzantine processes: bench/faults-byzantine.ts — one validator per committee equivocates,
+ *   proposes invalid blocks or withholds votes (chain/node/test-hooks.ts); the equivocator
+ *   slashed and jailed on every node counts in `slashed`;
+ * - slashing in-process: a cluster of ChainNodes (MemoryNetwork) where one validator of each
+ *   shard double-votes once; offenders jailed with a burned deposit on every node's beacon
+ *   count in `slashed` too;
  * - dist/bench/fuzz.js and dist/bench/relay-load.js (other benches), run as child processes:
  *   their last JSON line gives fuzz_inputs/fuzz_crashes and circuits/relay_rss_mb; a missing or
  *   failing bench yields null and a reason on stderr.
  *
- * Usage: node dist/bench/faults.js [--kills N] [--seed S] [--skip-children]
+ * Usage: node dist/bench/faults.js [--kills N] [--partitions N] [--seed S] [--skip-children]
+ *        [--skip-partitions] [--skip-byzantine]
  *        [--fuzz-args '--inputs 20000'] [--relay-args '--duration 20']
  */
 import { spawn } from 'node:child_process';
@@ -21,6 +28,8 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { distBin } from '../common/paths.js';
 import { runChainFaults, type ChainFaultReport } from './faults-chain.js';
+import { runByzantine, type ByzantineReport } from './faults-byzantine.js';
+import { runPartitions, type PartitionReport } from './faults-partition.js';
 import { startCluster, waitFor } from '../test/unit/chain-node/cluster.js';
 
 export interface SlashReport {
@@ -116,11 +125,14 @@ async function main(): Promise<void> {
   const o = new Command()
     .option('--kills <n>', 'SIGKILLs on the devnet', '20')
     .option('--seed <n>', 'PRNG seed', '1')
+    .option('--partitions <n>', 'network partitions of the namespaced devnet', '2')
+    .option('--skip-partitions', 'do not run the partition phase (it needs root for network namespaces)')
+    .option('--skip-byzantine', 'do not run the Byzantine-process phase')
     .option('--skip-children', 'do not run the fuzz and relay-load benches')
     .option('--fuzz-args <args>', 'extra arguments for dist/bench/fuzz.js (space-separated)', '')
     .option('--relay-args <args>', 'extra arguments for dist/bench/relay-load.js (space-separated)', '')
     .parse()
-    .opts<{ kills: string; seed: string; skipChildren?: boolean; fuzzArgs: string; relayArgs: string }>();
+    .opts<{ kills: string; partitions: string; seed: string; skipPartitions?: boolean; skipByzantine?: boolean; skipChildren?: boolean; fuzzArgs: string; relayArgs: string }>();
   const split = (a: string): string[] => a.split(' ').filter(Boolean);
   const log = (m: string): void => void process.stderr.write(`[faults] ${m}\n`);
   let chain: ChainFaultReport | null = null;
@@ -129,6 +141,26 @@ async function main(): Promise<void> {
     for (const f of chain.failures) log(`chain failure: ${f}`);
   } catch (e) {
     log(`chain faults: null — ${(e as Error).stack ?? String(e)}`);
+  }
+  let part: PartitionReport | null = null;
+  if (o.skipPartitions) log('partitions: null — --skip-partitions');
+  else {
+    try {
+      part = await runPartitions({ prefix: 'tn8b', subnet: '198.18.180', partitions: Number(o.partitions), seed: Number(o.seed), log });
+      for (const f of part.failures) log(`partition failure: ${f}`);
+    } catch (e) {
+      log(`partitions: null — ${(e as Error).stack ?? String(e)}`);
+    }
+  }
+  let byz: ByzantineReport | null = null;
+  if (o.skipByzantine) log('byzantine: null — --skip-byzantine');
+  else {
+    try {
+      byz = await runByzantine({ seed: Number(o.seed), log });
+      for (const f of byz.failures) log(`byzantine failure: ${f}`);
+    } catch (e) {
+      log(`byzantine: null — ${(e as Error).stack ?? String(e)}`);
+    }
   }
   let slash: SlashReport | null = null;
   try {
@@ -143,14 +175,21 @@ async function main(): Promise<void> {
   const line = {
     kills: chain?.kills ?? null,
     kills_recovered: chain?.kills_recovered ?? null,
-    supply_violations: chain === null && slash === null ? null : (chain?.supply_violations ?? 0) + (slash && !slash.supply_ok ? 1 : 0),
-    lost_txs: chain === null ? null : chain.lost_txs + chain.reordered_txs,
-    slashed: slash?.slashed ?? null,
+    supply_violations:
+      chain === null && slash === null && part === null && byz === null
+        ? null
+        : (chain?.supply_violations ?? 0) + (part?.supply_violations ?? 0) + (byz?.supply_violations ?? 0) + (slash && !slash.supply_ok ? 1 : 0),
+    lost_txs: chain === null && part === null && byz === null ? null : [chain, part, byz].reduce((n, r) => n + (r ? r.lost_txs + r.reordered_txs : 0), 0),
+    slashed: slash === null && byz === null ? null : (slash?.slashed ?? 0) + (byz?.slashed ?? 0),
     fuzz_inputs: num(fuzz, 'fuzz_inputs'),
     fuzz_crashes: num(fuzz, 'fuzz_crashes'),
     circuits: num(relay, 'circuits'),
     relay_rss_mb: num(relay, 'relay_rss_mb'),
+    partitions: part?.partitions ?? null,
+    partitions_healed: part?.partitions_healed ?? null,
     chain: chain === null ? null : { ...chain, failures: chain.failures.length },
+    partition: part === null ? null : { ...part, failures: part.failures.length },
+    byzantine: byz === null ? null : { ...byz, failures: byz.failures.length },
     slashing: slash,
   };
   process.stdout.write(JSON.stringify(line) + '\n');

@@ -74,8 +74,20 @@ export interface ConsensusConfig {
   readonly retainCommitted?: number;
   /** Leader of a view; default members[view mod n]. Must be deterministic and the same on all nodes. */
   readonly leaderOf?: (view: number) => string;
-  /** Resume after a restart: the last committed block (with the QC that certified it) and the persisted safety state. */
+  /**
+   * Resume from a committed block (after a restart, or as the anchor of a new committee's period):
+   * the last committed block, the QC that certified it, and the persisted safety state. The
+   * anchor's QC may be signed by a previous committee: a QC for exactly the anchor block
+   * (same height, view and hash) is accepted without checking its signers, since the anchor is
+   * already committed here.
+   */
   readonly restore?: { readonly committed: Block; readonly committedQC: QC; readonly safety: SafetyState };
+  /**
+   * First view of this committee's period (default 1). The core starts no lower, and the
+   * period's first block may sit at exactly this view justified by the anchor's QC (the view
+   * jump replaces the usual "justify.view + 1 or a TC" rule once, at the handover).
+   */
+  readonly firstView?: number;
 }
 
 export class SafetyViolationError extends Error {
@@ -99,6 +111,9 @@ export interface ConsensusState {
   /** This node's key if it is a member, else null (observer). */
   readonly self: string | null;
   readonly genesis: Block;
+  /** The block the core started from (genesis or restore.committed); QCs for it are trusted. */
+  readonly anchor: BlockHeader;
+  readonly firstView: number;
   started: boolean;
   now: number;
   view: number;
@@ -162,6 +177,8 @@ export function createConsensus(cfg: ConsensusConfig): ConsensusState {
     quorum: quorumSize(cfg.members.length),
     self,
     genesis,
+    anchor: headerOf(committed),
+    firstView: Math.max(1, cfg.firstView ?? 1),
     started: false,
     now: 0,
     view: 0,
@@ -220,7 +237,7 @@ export function step(s: ConsensusState, ev: ConsensusEvent): StepResult {
       if (!s.started) {
         processQC(s, s.highQC, null, out);
         s.started = true;
-        enterView(s, Math.max(s.highQC.view, s.lastVotedView, s.lastTimeoutView) + 1, 'start', out);
+        enterView(s, Math.max(s.highQC.view, s.lastVotedView, s.lastTimeoutView, s.firstView - 1) + 1, 'start', out);
         progress(s, out);
       }
       break;
@@ -573,7 +590,7 @@ function onMessage(s: ConsensusState, from: string, msg: Message, out: Out): voi
       if (s.timeouts.get(msg.view)?.has(msg.signer)) return;
       if (!s.cache.verify(msg.signer, timeoutSigningBytes(s.ctx, msg.view), msg.signature)) return reject(out, from, 'timeout', 'bad signature');
       if (msg.highQC.view >= msg.view) return reject(out, from, 'timeout', 'highQC not below timeout view');
-      const qe = qcError(msg.highQC, s.ctx);
+      const qe = qcCheck(s, msg.highQC);
       if (qe) return reject(out, from, 'timeout', `bad QC: ${qe}`);
       processQC(s, msg.highQC, from, out);
       addTimeout(s, msg, out);
@@ -581,7 +598,7 @@ function onMessage(s: ConsensusState, from: string, msg: Message, out: Out): voi
       return;
     }
     case 'sync': {
-      const qe = qcError(msg.highQC, s.ctx);
+      const qe = qcCheck(s, msg.highQC);
       if (qe) return reject(out, from, 'sync', `bad QC: ${qe}`);
       if (msg.tc) {
         const te = tcError(msg.tc, s.ctx);
@@ -617,6 +634,18 @@ function onMessage(s: ConsensusState, from: string, msg: Message, out: Out): voi
   }
 }
 
+/** The anchor's QC is accepted as is (the anchor is committed); any other QC must be signed by this committee. */
+function qcCheck(s: ConsensusState, qc: QC): string | null {
+  const a = s.anchor;
+  if (a.height > 0 && qc.blockHash === a.hash && qc.height === a.height && qc.view === a.view) return null;
+  return qcError(qc, s.ctx);
+}
+
+/** The period's first block: at exactly firstView, on the anchor. */
+function opensPeriod(s: ConsensusState, b: BlockHeader): boolean {
+  return s.firstView > 1 && b.view === s.firstView && b.justify.blockHash === s.anchor.hash && b.height === s.anchor.height + 1;
+}
+
 /** Structural and cryptographic checks shared by proposals and fetched blocks (not the proposer's signature). */
 function blockError(s: ConsensusState, b: Block): string | null {
   if (b.chainId !== s.cfg.chainId || b.chain !== s.cfg.chain) return 'wrong chain id';
@@ -626,7 +655,7 @@ function blockError(s: ConsensusState, b: Block): string | null {
   if (sha256Hex(b.payload) !== b.payloadHash) return 'bad payload hash';
   const j = b.justify;
   if (j.blockHash !== b.parentHash || j.height + 1 !== b.height || j.view >= b.view) return 'justify does not certify the parent';
-  const qe = qcError(j, s.ctx);
+  const qe = qcCheck(s, j);
   return qe ? `bad QC: ${qe}` : null;
 }
 
@@ -641,7 +670,7 @@ function onProposal(s: ConsensusState, from: string, m: ProposalMsg, out: Out): 
   const err = blockError(s, b);
   if (err) return reject(out, from, 'proposal', err);
   if (!verifyVoteSignature(vote, s.cache)) return reject(out, from, 'proposal', 'bad signature');
-  if (b.justify.view + 1 !== b.view && !m.tc) return reject(out, from, 'proposal', 'view not justified by a QC or TC of the previous view');
+  if (b.justify.view + 1 !== b.view && !m.tc && !opensPeriod(s, b)) return reject(out, from, 'proposal', 'view not justified by a QC or TC of the previous view');
   if (m.tc) {
     if (m.tc.view + 1 !== b.view) return reject(out, from, 'proposal', 'TC not for the previous view');
     const te = tcError(m.tc, s.ctx);

@@ -19,7 +19,9 @@ import { createInterface } from 'node:readline';
 import { distBin } from '../../common/paths.js';
 import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
 import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
-import { makeDevnetGenesis } from './genesis.js';
+import { makeDevnetGenesis, spareRegisterTx } from './genesis.js';
+import { readGenesis } from '../node/config.js';
+import { rpcCall } from '../node/rpc-client.js';
 
 export class DevnetError extends Error {
   override name = 'DevnetError';
@@ -48,6 +50,19 @@ export interface DevnetOptions {
    * the nodes inside a network namespace. It must exec the node (keep its PID and stdio).
    */
   readonly wrap?: readonly string[];
+  /**
+   * Spare validator processes (nodes after the auditors): in the node directory but in no
+   * committee and not registered at genesis; `registerSpares()` registers them by tx.
+   */
+  readonly spares?: number;
+  /** Per-epoch committee re-election (genesis `election`, e.g. `{ epochBlocks: 10 }`). */
+  readonly election?: GenesisFile['election'];
+  /** Per-node address (node i binds and advertises hosts[i]; e.g. one network namespace each); overrides `host`. */
+  readonly hosts?: readonly string[];
+  /** Per-node command prefix; overrides `wrap` (e.g. node i in its own namespace). */
+  readonly wrapFor?: (index: number) => readonly string[];
+  /** Extra environment of node i's process (e.g. chain/node/test-hooks.ts variables in tests). */
+  readonly envFor?: (index: number) => Readonly<Record<string, string>>;
 }
 
 export interface DevnetNode {
@@ -64,6 +79,8 @@ interface DevnetManifest {
   chainId: string;
   shards: number;
   nodes: Array<{ index: number; address: string; role: string; rpc: string; dir: string }>;
+  /** Node key seeds of the spare validators (devnet only), to sign their `register` txs. */
+  spareSeeds?: string[];
   accounts: Array<{ address: string; seed: string }>;
 }
 
@@ -90,21 +107,25 @@ export class Devnet {
   readonly accounts: KeyPair[];
   readonly chainId: string;
   readonly shards: number;
+  private readonly spareSeeds: readonly string[];
   private readonly logLevel: string;
   private readonly startTimeoutMs: number;
   private readonly execArgv: readonly string[];
   private readonly wrap: readonly string[];
+  private readonly opts: Pick<DevnetOptions, 'wrapFor' | 'envFor'>;
 
   private constructor(
     readonly dir: string,
     manifest: DevnetManifest,
-    opts: { logLevel?: string; startTimeoutMs?: number; execArgv?: readonly string[]; wrap?: readonly string[] },
+    opts: { logLevel?: string; startTimeoutMs?: number; execArgv?: readonly string[]; wrap?: readonly string[] } & Pick<DevnetOptions, 'wrapFor' | 'envFor'>,
   ) {
     this.wrap = opts.wrap ?? [];
+    this.opts = opts;
     this.chainId = manifest.chainId;
     this.shards = manifest.shards;
     this.nodes = manifest.nodes.map((n) => ({ ...n, pid: null, proc: null }));
     this.accounts = manifest.accounts.map((a) => keyPairFromSeed(a.seed));
+    this.spareSeeds = manifest.spareSeeds ?? [];
     this.logLevel = opts.logLevel ?? 'info';
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.execArgv = opts.execArgv ?? (process.env.TOPCHAIN_NODE_ARGS ? process.env.TOPCHAIN_NODE_ARGS.split(' ').filter(Boolean) : []);
@@ -119,9 +140,9 @@ export class Devnet {
     const shards = opts.shards ?? 2;
     const group = opts.group ?? 4;
     const auditors = opts.auditors ?? group;
-    const total = shards * group + auditors;
+    const total = shards * group + auditors + (opts.spares ?? 0);
     const basePort = opts.basePort ?? (await findBasePort(2 * total));
-    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
+    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
     mkdirSync(opts.dir, { recursive: true });
     writeGenesis(join(opts.dir, 'genesis.json'), dk.genesis);
     const nodes: DevnetManifest['nodes'] = [];
@@ -134,15 +155,32 @@ export class Devnet {
         keyFile: 'key.json',
         genesisFile: '../genesis.json',
         p2pListen: dk.genesis.nodes[i]!.p2p,
-        rpcHost: opts.host ?? '127.0.0.1',
+        rpcHost: opts.hosts?.[i] ?? opts.host ?? '127.0.0.1',
         rpcPort: dk.ports[i]!.rpc,
         ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
       });
       nodes.push({ index: i, address: k.address, role: dk.roles[i]!, rpc: dk.genesis.nodes[i]!.rpc, dir: nd });
     });
-    const manifest: DevnetManifest = { chainId: dk.genesis.chainId, shards, nodes, accounts: dk.accounts.map((a) => ({ address: a.address, seed: a.seedHex })) };
+    const spareSeeds = dk.nodeKeys.filter((_, i) => dk.roles[i] === 'spare validator').map((k) => k.seedHex);
+    const manifest: DevnetManifest = { chainId: dk.genesis.chainId, shards, nodes, accounts: dk.accounts.map((a) => ({ address: a.address, seed: a.seedHex })), ...(spareSeeds.length > 0 ? { spareSeeds } : {}) };
     writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     return new Devnet(opts.dir, manifest, opts);
+  }
+
+  /**
+   * Registers every spare validator on chain: each sends a `register` tx (validator role,
+   * devnet minimum deposit) from its own funded account through its own RPC. Returns the tx hashes.
+   */
+  async registerSpares(): Promise<string[]> {
+    const genesis = readGenesis(join(this.dir, 'genesis.json'));
+    const out: string[] = [];
+    for (const seed of this.spareSeeds) {
+      const key = keyPairFromSeed(seed);
+      const n = this.nodes.find((x) => x.address === key.address);
+      if (!n) throw new DevnetError('spare key without a node');
+      out.push(await rpcCall<string>(n.rpc, 'tx_submit', [spareRegisterTx(genesis, key)]));
+    }
+    return out;
   }
 
   rpcUrls(): string[] {
@@ -161,11 +199,11 @@ export class Devnet {
     if (n.proc) return;
     const log = createWriteStream(join(n.dir, 'node.log'), { flags: 'a' });
     const argv = [process.execPath, ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
-    const full = [...this.wrap, ...argv];
+    const full = [...(this.opts.wrapFor?.(i) ?? this.wrap), ...argv];
     const proc = spawn(full[0]!, full.slice(1), {
       // stdin is a lifeline: if this launcher dies, the pipe closes and the node stops itself.
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, TOPVPN_LOG_LEVEL: this.logLevel },
+      env: { ...process.env, TOPVPN_LOG_LEVEL: this.logLevel, ...this.opts.envFor?.(i) },
     });
     n.proc = proc;
     n.pid = proc.pid ?? null;

@@ -4,7 +4,7 @@
  * also forms the beacon committee (a node may sit in the beacon committee and one group;
  * no node audits its own validator group). Funded user accounts are generated too.
  */
-import { UNIT, homeShard } from '../state/index.js';
+import { DEVNET_PARAMS, UNIT, homeChain, homeShard, signTx, type SignedTx, type Tx } from '../state/index.js';
 import type { GenesisFile, GroupSpec } from '../node/config.js';
 import { generateKeyPair, type KeyPair } from '../node/keys.js';
 
@@ -22,8 +22,18 @@ export interface DevnetLayout {
   readonly nodeFundTop?: bigint;
   readonly chainId?: string;
   readonly host?: string;
+  /** Per-node address (node i: hosts[i]); overrides `host`. */
+  readonly hosts?: readonly string[];
   readonly basePort: number;
   readonly timing?: GenesisFile['timing'];
+  /**
+   * Spare validator-role nodes: in the node directory, funded with a validator deposit plus
+   * `nodeFundTop`, but in no committee and not registered at genesis; they register by tx
+   * (`spareRegisterTx`) and become electable. Default 0.
+   */
+  readonly spares?: number;
+  /** Per-epoch committee re-election (GenesisFile.election); absent: committees fixed at genesis. */
+  readonly election?: GenesisFile['election'];
 }
 
 export interface DevnetKeys {
@@ -37,14 +47,33 @@ export interface DevnetKeys {
   readonly ports: Array<{ p2p: number; rpc: number }>;
 }
 
+/** Deposit a spare validator registers with: the devnet's validator minimum. */
+export const SPARE_DEPOSIT = DEVNET_PARAMS.minDeposit.validator;
+
+/** The `register` tx a spare validator sends (validator role, its own key as consensus key, its directory endpoints). */
+export function spareRegisterTx(g: GenesisFile, key: KeyPair, nonce = 0): SignedTx {
+  const dirEntry = g.nodes.find((n) => n.address === key.address);
+  if (!dirEntry) throw new RangeError('not a directory node');
+  const tx: Tx = {
+    chainId: g.chainId,
+    chain: homeChain(key.address, g.shards) as Tx['chain'],
+    from: key.address,
+    nonce,
+    fee: UNIT / 100n,
+    op: { type: 'register', role: 'validator', consensusKey: key.address, onionKey: null, endpoints: [dirEntry.p2p, dirEntry.rpc], pricePerGiB: 0n, region: 'local', deposit: SPARE_DEPOSIT },
+  };
+  return signTx(tx, Buffer.from(key.seedHex, 'hex'));
+}
+
 export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
   if (l.shards < 1 || l.group < 1 || l.auditors < 1) throw new RangeError('shards, group and auditors must be ≥ 1');
   const host = l.host ?? '127.0.0.1';
-  const total = l.shards * l.group + l.auditors;
+  const spares = l.spares ?? 0;
+  const total = l.shards * l.group + l.auditors + spares;
   const nodeKeys = Array.from({ length: total }, () => generateKeyPair());
   const ports = nodeKeys.map((_, i) => ({ p2p: l.basePort + 2 * i, rpc: l.basePort + 2 * i + 1 }));
   const committees: Record<string, GroupSpec> = {};
-  const auditorAddrs = nodeKeys.slice(l.shards * l.group).map((k) => k.address);
+  const auditorAddrs = nodeKeys.slice(l.shards * l.group, l.shards * l.group + l.auditors).map((k) => k.address);
   const roles: string[] = [];
   for (let s = 0; s < l.shards; s++) {
     const vals = nodeKeys.slice(s * l.group, (s + 1) * l.group).map((k) => k.address);
@@ -53,6 +82,7 @@ export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
   }
   committees.beacon = { validators: auditorAddrs, auditors: [] };
   for (let j = 0; j < l.auditors; j++) roles.push('auditor+beacon');
+  for (let j = 0; j < spares; j++) roles.push('spare validator');
   const accounts: KeyPair[] = [];
   // Spread accounts evenly over shards so both intra- and cross-shard traffic exists.
   const perShard = Math.ceil(l.accounts / l.shards);
@@ -71,11 +101,14 @@ export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
     genesisTime: Date.now(),
     allocations: [
       ...accounts.map((a) => ({ address: a.address, amount: fund.toString() })),
-      ...((l.nodeFundTop ?? 1_000n) > 0n ? nodeKeys.map((k) => ({ address: k.address, amount: ((l.nodeFundTop ?? 1_000n) * UNIT).toString() })) : []),
+      ...((l.nodeFundTop ?? 1_000n) > 0n || spares > 0
+        ? nodeKeys.map((k, i) => ({ address: k.address, amount: ((l.nodeFundTop ?? 1_000n) * UNIT + (i >= total - spares ? SPARE_DEPOSIT : 0n)).toString() })).filter((a) => a.amount !== '0')
+        : []),
     ],
-    nodes: nodeKeys.map((k, i) => ({ address: k.address, p2p: `/ip4/${host}/tcp/${ports[i]!.p2p}`, rpc: `http://${host}:${ports[i]!.rpc}` })),
+    nodes: nodeKeys.map((k, i) => ({ address: k.address, p2p: `/ip4/${l.hosts?.[i] ?? host}/tcp/${ports[i]!.p2p}`, rpc: `http://${l.hosts?.[i] ?? host}:${ports[i]!.rpc}` })),
     committees,
     ...(l.timing ? { timing: l.timing } : {}),
+    ...(l.election ? { election: l.election } : {}),
   };
   return { genesis, nodeKeys, roles, accounts, ports };
 }

@@ -9,12 +9,16 @@
  *   and its audit certificate (beacon blocks are final on commit);
  * - final outgoing receipts are offered to the destination chain's proposers with the source
  *   block reference and a Merkle path; the destination applies each exactly once.
+ * - the groups of every height come from the node's committee schedule (epochs.ts): blocks,
+ *   QCs, commit proofs and audit certificates are checked against the group of their height;
+ *   at a handover the core of the old group is dropped once the period's last height is
+ *   committed and the new group's core starts anchored there (see maybeSwitch).
  * Events are processed one at a time (a serial queue) so the core's actions (persist before
  * send) keep their order.
  */
 import type { Logger } from 'pino';
 import { createConsensus, getSafetyState, lookupBlock, step, type ConsensusState } from '../consensus/core.js';
-import { blockHash, certificateError, genesisBlock, makeCertificate, qcError, signCertificateShare, signVote, verifyContext, certificateSigningBytes, type Certificate, type VerifyContext } from '../consensus/certificate.js';
+import { blockHash, certificateError, genesisBlock, makeCertificate, signCertificateShare, verifyContext, certificateSigningBytes, type Certificate, type VerifyContext } from '../consensus/certificate.js';
 import { decodeMessage, encodeMessage } from '../consensus/messages.js';
 import type { Signer } from '../consensus/crypto.js';
 import { VerifyCache } from '../consensus/crypto.js';
@@ -24,7 +28,7 @@ import { verifyMerkleProof, type MerkleProof } from '../state/merkle.js';
 import { merkleProofsAll } from './merkle-batch.js';
 import type { ChainParams } from '../state/params.js';
 import { receiptHash } from '../state/receipts.js';
-import { txHash } from '../state/tx.js';
+import { txHashOf } from '../state/tx.js';
 import type { BlockBody, BlockResult, ChainState, CrossReceipt, ReceiptConfirm, SignedTx } from '../state/types.js';
 import type { VoteEvidence } from '../state/vote-evidence.js';
 import { sha256Hex } from '../consensus/encoding.js';
@@ -32,6 +36,13 @@ import { Mempool } from './mempool.js';
 import type { Network } from './net.js';
 import { decodePayload, encodePayload, type AuditRecord, type BlockRecord, type PayloadV1, type ReceiptRef } from './payload.js';
 import { heightKey, type BatchOp, type KvStore } from './store.js';
+import { ScheduleError, VIEW_EPOCH_STRIDE, sameMembers, type GroupAt } from './epochs.js';
+import { commitProofError, type ExtCommitProof } from './commit-proof.js';
+import { isStaleClaim } from './claims.js';
+import { ByzantineHooks, type ByzantineOptions } from './test-hooks.js';
+
+/** Payload of a block above the last height of its committee's period (never applied, see commit). */
+const TAIL_PAYLOAD = new Uint8Array(0);
 
 export interface RuntimeTiming {
   baseTimeoutMs: number;
@@ -47,18 +58,8 @@ export interface RuntimeTiming {
 
 export const DEFAULT_TIMING: RuntimeTiming = { baseTimeoutMs: 1500, blockIntervalMs: 150, idleBlockMs: 400, maxTxsPerBlock: 2000, maxReceiptsPerBlock: 2000, snapshotEvery: 20 };
 
-/**
- * Test-only misbehaviour, set through ChainNodeOptions.byzantine by unit tests; the node
- * process (main.ts, the CLI, the devnet) never sets it.
- */
-export interface ByzantineOptions {
-  /**
-   * Double-vote once on this chain: right after its first honest vote the node also broadcasts
-   * a validly signed vote for a made-up block at the same height and view (equivocation, which
-   * the other validators turn into slashing evidence).
-   */
-  readonly equivocateOn?: string;
-}
+/** Test-only misbehaviour (chain/node/test-hooks.ts); absent unless a test sets it. */
+export type { ByzantineOptions } from './test-hooks.js';
 
 /** What a runtime needs from its node (other chains, shared caches, events). */
 export interface RuntimeHost {
@@ -71,6 +72,10 @@ export interface RuntimeHost {
   readonly log: Logger;
   readonly allNodes: readonly string[];
   runtime(chain: string): ChainRuntime | undefined;
+  /** Committee of a height (epochs.ts); undefined while the beacon election it needs is not final here. */
+  groupAt(chain: string, height: number): GroupAt | undefined;
+  /** Extra writes stored atomically with a committed block (the beacon's election records). */
+  commitOps?(rt: ChainRuntime, block: Block, state: ChainState): BatchOp[];
   /** Verifies a tx signature once per node (cached by hash + signature). */
   verifyTx(stx: SignedTx, hash: string): boolean;
   onCommitted(rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1): void;
@@ -81,11 +86,6 @@ export interface RuntimeHost {
   readonly byzantine?: ByzantineOptions;
 }
 
-export interface ChainGroups {
-  readonly validators: readonly string[];
-  readonly auditors: readonly string[];
-}
-
 interface ExecEntry {
   readonly payloadHash: string;
   readonly payload: PayloadV1;
@@ -93,32 +93,37 @@ interface ExecEntry {
   readonly height: number;
 }
 
-/** A commit proof, optionally extended with the headers between the block and the 3-chain's first block. */
-export type ExtCommitProof = CommitProof & { readonly ext?: readonly BlockHeader[] };
+export type { ExtCommitProof } from './commit-proof.js';
 
 function headerOnly(b: Block): BlockHeader {
   return { chainId: b.chainId, chain: b.chain, height: b.height, view: b.view, parentHash: b.parentHash, justify: b.justify, proposer: b.proposer, payloadHash: b.payloadHash, hash: b.hash };
 }
 
-const txHashes = new WeakMap<object, string>();
-/** txHash memoized per decoded tx object (a block's txs are hashed by several steps). */
-export function hashOf(stx: SignedTx): string {
-  let h = txHashes.get(stx);
-  if (h === undefined) {
-    h = txHash(stx.tx);
-    txHashes.set(stx, h);
+/** View a consensus message belongs to (undefined for block requests/responses). */
+function messageView(m: ReturnType<typeof decodeMessage>): number | undefined {
+  switch (m.type) {
+    case 'proposal':
+      return m.block.view;
+    case 'vote':
+      return m.vote.vote.view;
+    case 'timeout':
+      return m.view;
+    case 'sync':
+      return m.tc?.view ?? m.highQC.view;
+    default:
+      return undefined;
   }
-  return h;
+}
+
+/** txHash memoized per decoded tx object (shared with chain/state's applyBlock). */
+export function hashOf(stx: SignedTx): string {
+  return txHashOf(stx);
 }
 
 type QueueItem = { kind: 'event'; ev: ConsensusEvent } | { kind: 'fn'; fn: () => Promise<void> | void };
 
 export class ChainRuntime {
   readonly chain: string;
-  readonly validators: readonly string[];
-  readonly auditors: readonly string[];
-  readonly isValidator: boolean;
-  readonly isAuditor: boolean;
   readonly mempool = new Mempool<SignedTx>();
   readonly timing: RuntimeTiming;
 
@@ -135,7 +140,13 @@ export class ChainRuntime {
   knownHeight = 0;
 
   private readonly genesis: Block;
-  private readonly vctx: VerifyContext;
+  /** Committee of the next height (height + 1), the last one known. */
+  private group: GroupAt;
+  /** Committee the running core (if any) belongs to. */
+  private coreGroup?: GroupAt;
+  private readonly vctxs = new Map<string, VerifyContext>();
+  /** Consensus messages for a period whose core is not running here yet (replayed when it starts). */
+  private readonly stash: Array<{ from: string; msg: ReturnType<typeof decodeMessage> }> = [];
   private core?: ConsensusState;
   private readonly queue: QueueItem[] = [];
   private running = false;
@@ -158,35 +169,78 @@ export class ChainRuntime {
   private sinceSnapshot = 0;
   private readonly coreStartAt: number;
   txsCommitted = 0;
-  private equivocated = false;
+  /** Test-only fault injection (chain/node/test-hooks.ts), when the host asks for it. */
+  private readonly byz?: ByzantineHooks;
   /** Double-vote evidence this node's core detected (slashing material). */
   readonly evidence: VoteEvidence[] = [];
 
   constructor(
     private readonly host: RuntimeHost,
     chain: string,
-    groups: ChainGroups,
     genesisState: ChainState,
     private readonly genesisId: string,
     timing: Partial<RuntimeTiming> = {},
   ) {
     this.chain = chain;
-    this.validators = groups.validators;
-    this.auditors = groups.auditors;
-    this.isValidator = groups.validators.includes(host.self);
-    this.isAuditor = groups.auditors.includes(host.self);
+    const g = host.groupAt(chain, 1);
+    if (!g) throw new ScheduleError(`${chain}: no genesis committee`);
+    this.group = g;
     this.timing = { ...DEFAULT_TIMING, ...timing };
     this.state = genesisState;
     this.genesis = genesisBlock({ chainId: host.chainId, chain }, genesisId);
     this.tipHash = this.genesis.hash;
     this.tipBlock = this.genesis;
     this.tipQC = this.genesis.justify;
-    this.vctx = verifyContext({ chainId: host.chainId, chain }, groups.validators, this.genesis.hash, this.verifyCache);
     this.coreStartAt = Date.now();
+    if (host.byzantine) this.byz = new ByzantineHooks(host.byzantine, { chain, signer: host.signer, isJailed: () => host.runtime('beacon')?.state.nodes[host.self]?.status === 'jailed', log: (m, f) => host.log.warn(f, m) });
   }
 
   get height(): number {
     return this.state.height;
+  }
+
+  /** Validator group of the next height (the one proposing now). */
+  get validators(): readonly string[] {
+    return this.group.validators;
+  }
+
+  /** Auditor group of the next height. */
+  get auditors(): readonly string[] {
+    return this.group.auditors;
+  }
+
+  get isValidator(): boolean {
+    return this.group.validators.includes(this.host.self);
+  }
+
+  get isAuditor(): boolean {
+    return this.group.auditors.includes(this.host.self);
+  }
+
+  /** Epoch of the next height and its committee (RPC). */
+  get committee(): GroupAt {
+    return this.group;
+  }
+
+  /** Committee of a height (see epochs.ts), undefined while its election is not final here. */
+  groupAt(height: number): GroupAt | undefined {
+    return this.host.groupAt(this.chain, height);
+  }
+
+  private vctxOf(g: GroupAt): VerifyContext {
+    const key = g.validators.join(',');
+    let c = this.vctxs.get(key);
+    if (!c) {
+      if (this.vctxs.size > 16) this.vctxs.clear();
+      c = verifyContext({ chainId: this.host.chainId, chain: this.chain }, g.validators, this.genesis.hash, this.verifyCache);
+      this.vctxs.set(key, c);
+    }
+    return c;
+  }
+
+  /** True iff heights of `g` and `h` are run by the same validator group (one consensus period). */
+  private samePeriod(g: GroupAt, h: GroupAt): boolean {
+    return g.periodStart === h.periodStart && sameMembers(g.validators, h.validators);
   }
 
   get log(): Logger {
@@ -207,6 +261,9 @@ export class ChainRuntime {
       const res = applyBlock(this.state, payload.body, this.host.params);
       if (res.stateRoot !== payload.stateRoot) throw new Error(`${this.chain}: stored block ${h} does not replay to its state root`);
       this.state = res.state;
+      // Records written with the block (elections) are rebuilt if the write was lost.
+      const extra = this.host.commitOps?.(this, rec.block, res.state) ?? [];
+      if (extra.length > 0) await this.host.store.batch(extra);
     }
     const h = this.state.height;
     if (h > 0) {
@@ -219,17 +276,20 @@ export class ChainRuntime {
     }
     // Final height: beacon = committed; shards = contiguous audited heights.
     const fin = await this.host.store.get<{ height: number }>(`fin/${this.chain}`);
-    this.finalHeight = this.auditors.length === 0 ? h : Math.min(fin?.height ?? 0, h);
+    this.finalHeight = this.chain === 'beacon' ? h : Math.min(fin?.height ?? 0, h);
     if (this.finalHeight > 0) {
       const rec = await this.record(this.finalHeight);
       this.finalInbox = { ...(rec?.inbox ?? {}) };
     }
     this.knownHeight = h;
+    // The next height's group, or (its election not final here yet) the tip's: maybeSwitch moves on.
+    this.group = this.groupAt(h + 1) ?? this.groupAt(h) ?? this.group;
   }
 
   start(): void {
     this.syncTimer = setInterval(() => this.maybeSync(), 700);
     this.syncTimer.unref();
+    this.coreGroup = this.group;
     if (this.isValidator) {
       // Catch up from peers first (bounded wait), then start the core on the latest tip.
       const startCore = (): void => {
@@ -273,21 +333,81 @@ export class ChainRuntime {
     this.timers.add(t);
   }
 
+  /** Where the safety state of a consensus period is kept (period 0 keeps the historic key). */
+  private safetyKey(g: GroupAt): string {
+    return g.periodStart === 0 ? `cs/${this.chain}` : `cs/${this.chain}/p${g.periodStart}`;
+  }
+
+  /**
+   * Starts the core of the committee of the next height, anchored at our tip: the tip's QC
+   * may be the previous committee's (handover); views start at the period's first view.
+   */
   private async startCore(): Promise<void> {
-    const safety = await this.host.store.get<SafetyState>(`cs/${this.chain}`);
-    const restore = this.height > 0 && safety ? { committed: this.tipBlock, committedQC: this.tipQC, safety } : this.height > 0 ? { committed: this.tipBlock, committedQC: this.tipQC, safety: { lastVotedView: this.tipQC.view, lockedView: 0, highQC: this.tipQC, lastTimeoutView: 0 } } : undefined;
+    if (this.core || this.stopped) return;
+    const g = this.group;
+    if (!g.validators.includes(this.host.self)) return;
+    this.coreGroup = g;
+    const safety = await this.host.store.get<SafetyState>(this.safetyKey(g));
+    const fresh: SafetyState = { lastVotedView: g.periodStart === 0 ? this.tipQC.view : 0, lockedView: 0, highQC: this.tipQC, lastTimeoutView: 0 };
+    const restore = this.height > 0 ? { committed: this.tipBlock, committedQC: this.tipQC, safety: safety ?? fresh } : undefined;
     this.core = createConsensus({
       chainId: this.host.chainId,
       chain: this.chain,
-      members: this.validators,
+      members: g.validators,
       signer: this.host.signer,
       genesisId: this.genesisIdOf(),
       baseTimeoutMs: this.timing.baseTimeoutMs,
       blockIntervalMs: this.timing.blockIntervalMs,
+      firstView: g.firstView,
       ...(restore ? { restore } : {}),
     });
-    this.log.info({ chain: this.chain, height: this.height }, 'consensus started');
+    this.log.info({ chain: this.chain, height: this.height, epoch: g.epoch, period: g.periodStart }, 'consensus started');
     await this.runEvent({ type: 'start', now: Date.now() });
+    const stashed = this.stash.splice(0);
+    for (const m of stashed) await this.runEvent({ type: 'message', now: Date.now(), from: m.from, msg: m.msg });
+  }
+
+  /**
+   * After the tip moved or an election became known: if the next height belongs to another
+   * validator group, the current core stops (this node no longer votes in the old period) and,
+   * if this node is in the new group, a new core starts anchored at the tip.
+   */
+  private maybeSwitch(): void {
+    const next = this.groupAt(this.height + 1);
+    if (!next) return;
+    const prev = this.group;
+    this.group = next;
+    if (this.coreGroup && this.samePeriod(this.coreGroup, next)) return;
+    if (!this.coreGroup && !next.validators.includes(this.host.self)) {
+      if (!sameMembers(prev.validators, next.validators)) this.log.info({ chain: this.chain, height: this.height + 1, epoch: next.epoch }, 'committee changed');
+      return;
+    }
+    const wasMember = this.core !== undefined;
+    this.core = undefined;
+    this.coreGroup = undefined;
+    this.exec.clear();
+    this.blockPayload.clear();
+    this.log.info({ chain: this.chain, height: this.height + 1, epoch: next.epoch, member: next.validators.includes(this.host.self), validators: next.validators.map((v) => v.slice(0, 8)) }, 'committee switch');
+    if (next.validators.includes(this.host.self)) {
+      this.enqueueFn(() => this.startCore());
+    } else if (wasMember && this.mempool.size > 0) {
+      // Rotated out: hand the pending txs to the new group.
+      const pending = this.mempool.select((a) => this.state.accounts[a]?.nonce ?? 0, this.mempool.size).map((p) => p.tx);
+      for (const stx of pending) this.mempool.remove(hashOf(stx));
+      for (let i = 0; i < pending.length; i += 500) this.host.net.multicast(next.validators, { k: 'txs', c: this.chain, body: pending.slice(i, i + 500) });
+    }
+  }
+
+  /** An election became final on the beacon: buffered blocks of its epoch may now apply. */
+  onScheduleChanged(): void {
+    this.enqueueFn(async () => {
+      this.maybeSwitch();
+      const next = this.pendingCommits.get(this.height + 1);
+      if (next && this.groupAt(this.height + 1)) {
+        this.pendingCommits.delete(this.height + 1);
+        await this.commit(next.block, next.qc, next.proof, 'peer');
+      }
+    });
   }
 
   private genesisIdOf(): string {
@@ -327,6 +447,7 @@ export class ChainRuntime {
 
   private async runEvent(ev: ConsensusEvent): Promise<void> {
     if (!this.core) return;
+    const group = this.coreGroup;
     const r = step(this.core, ev);
     this.core = r.state;
     // A step may commit several blocks with one 3-chain proof (for the last of them); give each
@@ -338,28 +459,26 @@ export class ChainRuntime {
       ext.set(commits[i]!.block.hash, later);
     }
     for (const a of r.actions) {
+      if (this.core !== r.state) {
+        // The committee switched during this step: the old core only keeps its safety state.
+        if (a.type === 'persist' && group) await this.host.store.batch([{ type: 'put', key: this.safetyKey(group), value: a.safety }]);
+        continue;
+      }
       if (a.type === 'commit') {
         const e = ext.get(a.block.hash) ?? [];
         await this.commit(a.block, a.qc, e.length > 0 ? { ...a.proof, ext: e } : a.proof, 'consensus');
-      } else await this.runAction(a);
+      } else await this.runAction(a, group);
     }
   }
 
-  private async runAction(a: ConsensusAction): Promise<void> {
+  private async runAction(a: ConsensusAction, group: GroupAt | undefined): Promise<void> {
     switch (a.type) {
       case 'persist':
-        await this.host.store.batch([{ type: 'put', key: `cs/${this.chain}`, value: a.safety }]);
+        if (group) await this.host.store.batch([{ type: 'put', key: this.safetyKey(group), value: a.safety }]);
         return;
       case 'broadcast':
         if (a.msg.type === 'proposal') this.blockPayload.set(a.msg.block.hash, a.msg.block.payloadHash);
-        this.host.net.multicast(this.validators, { k: 'cons', c: this.chain, body: encodeMessage(a.msg) });
-        if (a.msg.type === 'vote' && this.host.byzantine?.equivocateOn === this.chain && !this.equivocated) {
-          this.equivocated = true;
-          const v = a.msg.vote.vote;
-          const fake = signVote(this.host.signer, { ...v, blockHash: sha256Hex(`equivocation:${v.blockHash}`) });
-          this.log.warn({ chain: this.chain, height: v.height, view: v.view }, 'byzantine test hook: double vote');
-          this.host.net.multicast(this.validators, { k: 'cons', c: this.chain, body: encodeMessage({ type: 'vote', vote: fake }) });
-        }
+        for (const m of this.byz ? this.byz.broadcast(a.msg) : [a.msg]) this.host.net.multicast(group?.validators ?? this.validators, { k: 'cons', c: this.chain, body: encodeMessage(m) });
         return;
       case 'send':
         this.host.net.send(a.to, { k: 'cons', c: this.chain, body: encodeMessage(a.msg) });
@@ -411,11 +530,21 @@ export class ChainRuntime {
     if (this.stopped) return;
     switch (k) {
       case 'cons': {
-        if (!this.isValidator || !(body instanceof Uint8Array)) return;
+        if (!(body instanceof Uint8Array)) return;
         let msg;
         try {
           msg = decodeMessage(body);
         } catch {
+          return;
+        }
+        // A message of a later period (its core is not running here yet) waits for it.
+        const view = messageView(msg);
+        const later = view !== undefined && this.coreGroup !== undefined && view >= (this.coreGroup.periodStart + 1) * VIEW_EPOCH_STRIDE;
+        if (!this.core || later) {
+          if (view !== undefined) {
+            this.stash.push({ from, msg });
+            if (this.stash.length > 256) this.stash.shift();
+          }
           return;
         }
         this.enqueueEvent({ type: 'message', now: Date.now(), from, msg });
@@ -492,7 +621,26 @@ export class ChainRuntime {
     return e ? this.bodyEmpty(e.payload.body) : true;
   }
 
+  /** How the running core treats height h: its own period, a tail above the period's end, or not known yet. */
+  private periodRole(h: number): 'own' | 'tail' | 'wait' {
+    const g = this.groupAt(h);
+    if (!g) return 'wait';
+    return this.coreGroup && this.samePeriod(g, this.coreGroup) ? 'own' : 'tail';
+  }
+
   private async buildPayload(view: number, parent: BlockHeader, retry = false): Promise<void> {
+    const role = this.periodRole(parent.height + 1);
+    if (role === 'wait') {
+      // The election deciding this height's group is not final here yet: try again shortly.
+      const core = this.core;
+      this.later(200, () => this.enqueueFn(() => (this.core === core && core?.view === view ? this.buildPayload(view, parent, retry) : undefined)));
+      return;
+    }
+    if (role === 'tail') {
+      // Above the period's last height: an empty tail block that only helps commit that height.
+      await this.runEvent({ type: 'payloadReady', now: Date.now(), view, parentHash: parent.hash, payload: TAIL_PAYLOAD });
+      return;
+    }
     const base = this.parentState(parent.hash);
     if (!base) {
       this.log.debug({ chain: this.chain, view }, 'no parent state to build on');
@@ -502,7 +650,11 @@ export class ChainRuntime {
     // Txs already in uncommitted ancestors (nonce-free claims) are excluded.
     const inFlight = new Set<string>();
     for (const e of this.exec.values()) if (e.height > this.height && e.height <= parent.height) for (const t of e.payload.body.txs) inFlight.add(hashOf(t));
-    const picked = this.chain === 'beacon' ? [] : this.mempool.select((a) => base.accounts[a]?.nonce ?? 0, this.timing.maxTxsPerBlock, inFlight);
+    let picked = this.chain === 'beacon' ? [] : this.mempool.select((a) => base.accounts[a]?.nonce ?? 0, this.timing.maxTxsPerBlock, inFlight);
+    if (picked.some((p) => p.nonceFree && isStaleClaim(base, p.tx))) {
+      for (const p of picked) if (p.nonceFree && isStaleClaim(base, p.tx)) this.mempool.remove(p.hash);
+      picked = picked.filter((p) => this.mempool.has(p.hash));
+    }
     const txs = picked.map((p) => p.tx);
     const receipts: CrossReceipt[] = [];
     const refs: ReceiptRef[] = [];
@@ -529,7 +681,8 @@ export class ChainRuntime {
       return;
     }
     const result = applyBlock(base, body, this.host.params);
-    const payload: PayloadV1 = { v: 1, stateRoot: result.stateRoot, receiptsRoot: result.receiptsRoot, body, refs };
+    const honest: PayloadV1 = { v: 1, stateRoot: result.stateRoot, receiptsRoot: result.receiptsRoot, body, refs };
+    const payload = this.byz ? this.byz.payload(honest) : honest;
     const bytes = encodePayload(payload);
     const ph = sha256Hex(bytes);
     this.exec.set(ph, { payloadHash: ph, payload, result, height });
@@ -545,6 +698,12 @@ export class ChainRuntime {
   /** Validates a proposed block's payload: signatures, receipt proofs, confirms, and execution roots. */
   private async validate(b: Block): Promise<boolean> {
     try {
+      let role = this.periodRole(b.height);
+      for (let i = 0; role === 'wait' && i < 40 && !this.stopped; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        role = this.periodRole(b.height);
+      }
+      if (role !== 'own') return role === 'tail' && b.payload.length === 0;
       const payload = decodePayload(b.payload);
       const body = payload.body;
       if (body.chain !== this.chain || body.height !== b.height) return false;
@@ -643,26 +802,8 @@ export class ChainRuntime {
   // ---------------------------------------------------------------- commit
 
   /** Verifies a commit proof for `block` against this chain's validator group. */
-  private proofError(block: Block, qc: QC, proof: ExtCommitProof): string | null {
-    if (blockHash(block) !== block.hash) return 'bad block hash';
-    if (sha256Hex(block.payload) !== block.payloadHash) return 'bad payload hash';
-    if (block.chainId !== this.host.chainId || block.chain !== this.chain) return 'wrong chain';
-    // block ← ext[0] ← … ← ext[k-1] = b0 ← c1 ← c2: b0 is committed by the 3-chain, block is its ancestor.
-    let b0: BlockHeader = block;
-    for (const h of proof.ext ?? []) {
-      if (h.parentHash !== b0.hash || blockHash(h) !== h.hash || h.height !== b0.height + 1) return 'proof extension does not link';
-      b0 = h;
-    }
-    const [c1, c2] = proof.chain;
-    if (c1.parentHash !== b0.hash || c2.parentHash !== c1.hash) return 'proof does not link';
-    if (c1.view !== b0.view + 1 || c2.view !== c1.view + 1) return 'proof views not consecutive';
-    if (blockHash(c1) !== c1.hash || blockHash(c2) !== c2.hash) return 'proof header hash';
-    if (proof.qc.blockHash !== c2.hash) return 'proof QC not for the last header';
-    if (qc.blockHash !== block.hash) return 'QC not for the block';
-    const e1 = qcError(proof.qc, this.vctx);
-    if (e1) return `proof QC: ${e1}`;
-    const e2 = qcError(qc, this.vctx);
-    return e2 ? `block QC: ${e2}` : null;
+  private proofError(block: Block, qc: QC, proof: ExtCommitProof, g: GroupAt): string | null {
+    return commitProofError(block, qc, proof, this.host.chainId, this.chain, this.vctxOf(g));
   }
 
   private onCommitMsg(m: { block: Block; qc: QC; proof: ExtCommitProof }): void {
@@ -691,12 +832,21 @@ export class ChainRuntime {
       this.maybeSync();
       return false;
     }
+    const g = this.groupAt(block.height);
+    if (!g) {
+      // Its epoch's election is not final here yet: keep it until it is (onScheduleChanged).
+      if (this.pendingCommits.size < 512) this.pendingCommits.set(block.height, { block, qc, proof });
+      return false;
+    }
+    // A block our core committed above the last height of its period (a tail block that only
+    // served to commit that height) is never applied: the next group builds on the period's end.
+    if (source === 'consensus' && (!this.coreGroup || !this.samePeriod(g, this.coreGroup))) return false;
     if (block.parentHash !== this.tipHash) {
       this.log.error({ chain: this.chain, height: block.height }, 'committed block does not extend our tip');
       return false;
     }
     if (source !== 'consensus') {
-      const err = this.proofError(block, qc, proof);
+      const err = this.proofError(block, qc, proof, g);
       if (err) {
         this.log.warn({ chain: this.chain, height: block.height, err }, 'commit refused');
         this.host.onIncident?.('commit_refused', this.chain);
@@ -705,7 +855,8 @@ export class ChainRuntime {
     }
     const known = this.exec.get(block.payloadHash);
     const payload = known && known.height === block.height ? known.payload : decodePayload(block.payload);
-    if (this.isAuditor && source !== 'sync') {
+    const auditing = g.auditors.includes(this.host.self);
+    if (auditing && source !== 'sync') {
       // Auditing re-checks everything the validators checked: every tx signature (once per node).
       for (const stx of payload.body.txs) {
         if (!this.host.verifyTx(stx, hashOf(stx))) {
@@ -740,7 +891,8 @@ export class ChainRuntime {
       ops.push({ type: 'put', key: `st/${this.chain}`, value: { height: block.height, state: result.state } });
       this.sinceSnapshot = 0;
     }
-    if (this.auditors.length === 0) ops.push({ type: 'put', key: `fin/${this.chain}`, value: { height: block.height } });
+    if (g.auditors.length === 0) ops.push({ type: 'put', key: `fin/${this.chain}`, value: { height: block.height } });
+    ops.push(...(this.host.commitOps?.(this, block, result.state) ?? []));
     await this.host.store.batch(ops);
     this.state = result.state;
     this.tipHash = block.hash;
@@ -763,18 +915,19 @@ export class ChainRuntime {
     for (const [bh, ph] of this.blockPayload) if (!this.exec.has(ph) && bh !== block.hash) this.blockPayload.delete(bh);
     this.host.onCommitted(this, rec, payload);
     // Announce to everyone outside the validator group (two senders per height for redundancy).
-    if (this.isValidator && source === 'consensus') {
-      const n = this.validators.length;
-      const i = this.validators.indexOf(this.host.self);
+    if (source === 'consensus') {
+      const n = g.validators.length;
+      const i = g.validators.indexOf(this.host.self);
       if (i === block.height % n || i === (block.height + 1) % n) {
-        this.host.net.multicast(this.host.allNodes.filter((a) => !this.validators.includes(a)), { k: 'commit', c: this.chain, body: { block, qc, proof } });
+        this.host.net.multicast(this.host.allNodes.filter((a) => !g.validators.includes(a)), { k: 'commit', c: this.chain, body: { block, qc, proof } });
       }
     }
-    if (this.auditors.length === 0) this.advanceFinal(block.height);
+    if (g.auditors.length === 0) this.advanceFinal(block.height);
     else {
-      if (this.isAuditor) this.signAudit(block);
+      if (auditing) this.signAudit(block);
       this.tryAudit(block.height);
     }
+    this.maybeSwitch();
     // A buffered next block may now apply.
     const next = this.pendingCommits.get(this.height + 1);
     if (next) {
@@ -789,6 +942,7 @@ export class ChainRuntime {
 
   private signAudit(block: Block): void {
     // We executed the block ourselves in commit(): its roots matched, so we attest to it.
+    if (this.byz?.withholdAudit()) return;
     const share = signCertificateShare(this.host.signer, { chainId: this.host.chainId, chain: this.chain, height: block.height, blockHash: block.hash, kind: 'audit' });
     const msg = { height: block.height, blockHash: block.hash, signer: share.signer, signature: share.signature };
     this.host.net.multicast(this.host.allNodes, { k: 'audit', c: this.chain, body: msg });
@@ -797,7 +951,9 @@ export class ChainRuntime {
 
   private onAuditShare(m: { height: number; blockHash: string; signer: string; signature: string }): void {
     if (!m || typeof m.height !== 'number' || typeof m.signer !== 'string' || typeof m.signature !== 'string' || typeof m.blockHash !== 'string') return;
-    if (!this.auditors.includes(m.signer) || m.height <= this.finalHeight || this.audits.has(m.height)) return;
+    // Auditors of the share's height; while that epoch's election is unknown here, any directory node (filtered in tryAudit).
+    const g = this.groupAt(m.height);
+    if (!(g ? g.auditors : this.host.allNodes).includes(m.signer) || m.height <= this.finalHeight || this.audits.has(m.height)) return;
     if (m.height > this.knownHeight) this.knownHeight = m.height;
     const bytes = certificateSigningBytes({ chainId: this.host.chainId, chain: this.chain, height: m.height, blockHash: m.blockHash, kind: 'audit' });
     if (!this.verifyCache.verify(m.signer, bytes, m.signature)) return;
@@ -811,9 +967,10 @@ export class ChainRuntime {
     if (this.audits.has(height)) return;
     const rec = this.recent.get(height);
     const s = this.shares.get(height);
-    if (!rec || !s || height > this.height) return;
-    const matching = [...s].filter(([, v]) => v.hash === rec.block.hash).map(([signer, v]) => ({ signer, signature: v.signature }));
-    if (matching.length < quorumSize(this.auditors.length)) return;
+    const g = this.groupAt(height);
+    if (!rec || !s || !g || height > this.height) return;
+    const matching = [...s].filter(([signer, v]) => v.hash === rec.block.hash && g.auditors.includes(signer)).map(([signer, v]) => ({ signer, signature: v.signature }));
+    if (matching.length < quorumSize(g.auditors.length)) return;
     const cert = makeCertificate({ chainId: this.host.chainId, chain: this.chain, height, blockHash: rec.block.hash, kind: 'audit' }, matching);
     this.acceptAudit(height, { cert, finalAt: Date.now() });
   }
@@ -851,7 +1008,13 @@ export class ChainRuntime {
   }
 
   verifyAudit(cert: Certificate, height: number, hash: string): boolean {
-    return cert.kind === 'audit' && cert.chain === this.chain && cert.chainId === this.host.chainId && cert.height === height && cert.blockHash === hash && certificateError(cert, this.auditors) === null;
+    return cert.kind === 'audit' && cert.chain === this.chain && cert.chainId === this.host.chainId && cert.height === height && cert.blockHash === hash && this.auditCertError(cert, height) === null;
+  }
+
+  /** Reason an audit certificate is not signed by a quorum of the auditor group of `height`, or null. */
+  private auditCertError(cert: Certificate, height: number): string | null {
+    const g = this.groupAt(height);
+    return g ? certificateError(cert, g.auditors) : 'auditor group not known yet';
   }
 
   async record(height: number): Promise<BlockRecord | undefined> {
@@ -943,6 +1106,7 @@ export class ChainRuntime {
       const hash = hashOf(stx);
       if (this.mempool.has(hash)) return;
       if (stx.tx.op?.type !== 'channel-claim' && stx.tx.nonce < (this.state.accounts[stx.tx.from]?.nonce ?? 0)) return;
+      if (isStaleClaim(this.state, stx)) return;
       if (!this.host.verifyTx(stx, hash)) return;
       this.mempool.add({ hash, from: stx.tx.from, nonce: stx.tx.nonce, nonceFree: stx.tx.op.type === 'channel-claim', tx: stx, addedAt: Date.now() });
     } catch {

@@ -35,6 +35,11 @@ export interface GenesisFile {
   readonly nodes: readonly GenesisNode[];
   /** Keyed by chain name: 'beacon', 'shard-0', ... */
   readonly committees: Readonly<Record<string, GroupSpec>>;
+  /**
+   * Per-epoch committee re-election (chain/node/epochs.ts). Absent: committees stay the
+   * genesis ones. `epochBlocks` also sets the reward epoch; group sizes default to the params'.
+   */
+  readonly election?: { readonly epochBlocks: number; readonly validatorsPerShard?: number; readonly auditorsPerShard?: number };
   /** Consensus timing (ms). */
   readonly timing?: { readonly baseTimeoutMs?: number; readonly minBlockIntervalMs?: number; readonly idleBlockMs?: number; readonly maxTxsPerBlock?: number };
 }
@@ -116,6 +121,11 @@ export function validateGenesis(g: GenesisFile): void {
     if (grp.validators.length < 1) throw new ConfigError(`genesis: ${chain} has no validators`);
     for (const a of [...grp.validators, ...grp.auditors]) if (!known.has(a)) throw new ConfigError(`genesis: ${chain} member ${a.slice(0, 12)} not in nodes`);
     for (const a of grp.auditors) if (grp.validators.includes(a)) throw new ConfigError(`genesis: ${chain} auditor ${a.slice(0, 12)} audits its own group`);
+  }
+  if (g.election !== undefined) {
+    const e = g.election;
+    if (!isObject(e) || !Number.isSafeInteger(e.epochBlocks) || e.epochBlocks < 3) throw new ConfigError('genesis: election.epochBlocks must be an integer ≥ 3');
+    for (const k of ['validatorsPerShard', 'auditorsPerShard'] as const) if (e[k] !== undefined && (!Number.isSafeInteger(e[k]) || e[k]! < 1)) throw new ConfigError(`genesis: election.${k} must be a positive integer`);
   }
   for (const a of g.allocations) if (!/^[0-9]+$/.test(a.amount)) throw new ConfigError('genesis: allocation amounts are decimal strings');
 }

@@ -16,6 +16,7 @@ import { decodePayload } from './payload.js';
 import { createChainMetrics } from './metrics.js';
 import { Registry } from 'prom-client';
 import { hashOf } from './chain-runtime.js';
+import { byzantineFromEnv } from './test-hooks.js';
 
 export interface RunningNode {
   readonly node: ChainNode;
@@ -37,7 +38,9 @@ export async function runNode(configPath: string): Promise<RunningNode> {
     log,
   });
   const store = new LevelStore(join(cfg.dataDir, 'db'));
-  const node = new ChainNode({ genesis, key, net, store, log });
+  const byzantine = byzantineFromEnv(process.env); // test-only; throws unless TOPVPN_TEST_HOOKS=devnet
+  if (byzantine) log.warn({ modes: byzantine.modes }, 'TEST HOOK: this node runs Byzantine on purpose');
+  const node = new ChainNode({ genesis, key, net, store, log, ...(byzantine ? { byzantine } : {}) });
   // A peer's message must never take the node down: log stray async failures instead.
   process.on('unhandledRejection', (e) => log.error({ err: (e as Error)?.message ?? String(e) }, 'unhandled rejection'));
   const rpc = new RpcServer(log);

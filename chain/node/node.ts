@@ -34,7 +34,10 @@ import type { GenesisFile } from './config.js';
 import { verifyBytes, type KeyPair } from './keys.js';
 import type { Network } from './net.js';
 import type { BlockRecord, PayloadV1 } from './payload.js';
-import type { KvStore } from './store.js';
+import type { BatchOp, KvStore } from './store.js';
+import { CommitteeSchedule, ScheduleError, committeesFromGenesis, electEpoch } from './epochs.js';
+import type { Committees } from '../state/election.js';
+import type { Block } from '../consensus/types.js';
 
 export class TxRejected extends Error {
   override name = 'TxRejected';
@@ -43,6 +46,17 @@ export class TxRejected extends Error {
     message: string,
   ) {
     super(`${rule}: ${message}`);
+  }
+}
+
+/** A submitted tx with a field of the wrong type or shape (checked before any rule runs). */
+export class MalformedTxError extends TxRejected {
+  override name = 'MalformedTxError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super('tx', `${field}: ${message}`);
   }
 }
 
@@ -58,7 +72,7 @@ export interface ChainNodeOptions {
    * so that normally one `slash` tx is sent per offence. Default 4 × baseTimeoutMs.
    */
   readonly slashReportStaggerMs?: number;
-  /** Test-only misbehaviour (see ByzantineOptions); never set by the node process. */
+  /** Test-only misbehaviour (chain/node/test-hooks.ts); a node process gets it only from byzantineFromEnv (TOPVPN_TEST_HOOKS=devnet). */
   readonly byzantine?: ByzantineOptions;
 }
 
@@ -82,14 +96,20 @@ export function genesisNodes(g: GenesisFile, params: ChainParams): StateGenesisN
     for (const v of grp.validators) if (!role.has(v)) role.set(v, 'validator');
     for (const a of grp.auditors) role.set(a, 'auditor');
   }
-  return g.nodes.map((n) => {
-    const r = role.get(n.address) ?? 'validator';
-    return { owner: n.address, role: r, consensusKey: n.address, onionKey: null, endpoints: [n.p2p, n.rpc], pricePerGiB: 0n, region: 'local', deposit: params.minDeposit[r] };
-  });
+  // Directory nodes outside every committee (spares) are not registered: they register by tx.
+  return g.nodes
+    .filter((n) => role.has(n.address))
+    .map((n) => {
+      const r = role.get(n.address)!;
+      return { owner: n.address, role: r, consensusKey: n.address, onionKey: null, endpoints: [n.p2p, n.rpc], pricePerGiB: 0n, region: 'local', deposit: params.minDeposit[r] };
+    });
 }
 
 export function paramsOf(g: GenesisFile): ChainParams {
-  return makeParams({ chainId: g.chainId, shardCount: g.shards }, DEVNET_PARAMS);
+  const base = makeParams({ chainId: g.chainId, shardCount: g.shards }, DEVNET_PARAMS);
+  const e = g.election;
+  if (!e) return base;
+  return { ...base, epochBlocks: e.epochBlocks, committee: { ...base.committee, ...(e.validatorsPerShard ? { validatorsPerShard: e.validatorsPerShard } : {}), ...(e.auditorsPerShard ? { auditorsPerShard: e.auditorsPerShard } : {}) } };
 }
 
 export function genesisStatesOf(g: GenesisFile): { params: ChainParams; states: Map<string, ChainState>; supply: GenesisSupply; genesisId: string } {
@@ -129,6 +149,9 @@ export class ChainNode {
   private stopped = false;
   /** `slash` txs this node submitted (hash per offence key). */
   readonly slashReports = new Map<string, string>();
+  /** Committees per epoch (re-elected on the beacon when genesis enables `election`). */
+  readonly schedule: CommitteeSchedule;
+  private readonly directory: ReadonlySet<string>;
 
   constructor(readonly opts: ChainNodeOptions) {
     const g = opts.genesis;
@@ -140,6 +163,8 @@ export class ChainNode {
     this.genesisSupply = supply;
     this.genesisId = genesisId;
     const allNodes = g.nodes.map((n) => n.address);
+    this.directory = new Set(allNodes);
+    this.schedule = new CommitteeSchedule(committeesFromGenesis(g.committees, g.shards), g.election ? params.epochBlocks : 0);
     const timing: Partial<RuntimeTiming> = {
       ...(g.timing?.baseTimeoutMs ? { baseTimeoutMs: g.timing.baseTimeoutMs } : {}),
       ...(g.timing?.minBlockIntervalMs !== undefined ? { blockIntervalMs: g.timing.minBlockIntervalMs } : {}),
@@ -157,17 +182,21 @@ export class ChainNode {
       log: opts.log,
       allNodes,
       runtime: (c: string) => this.runtimes.get(c),
+      groupAt: (c: string, h: number) => this.schedule.groupAt(c, h),
+      commitOps: (rt: ChainRuntime, block: Block, st: ChainState) => this.electionOps(rt, block, st),
       verifyTx: (stx: SignedTx, hash: string) => this.verifyTx(stx, hash),
-      onCommitted: (rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1) => this.events.onBlock?.(rt.chain, rec, payload),
+      onCommitted: (rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1) => {
+        if (rt.chain === 'beacon' && this.schedule.isElectionHeight(rec.block.height)) for (const r of this.runtimes.values()) if (r.chain !== 'beacon') r.onScheduleChanged();
+        this.events.onBlock?.(rt.chain, rec, payload);
+      },
       onFinal: (rt: ChainRuntime, h: number) => this.events.onFinal?.(rt.chain, h),
       onIncident: (kind: Incident, chain: string) => (kind === 'view_change' ? this.events.onViewChange?.(chain) : this.events.onIncident?.(kind, chain)),
       onEvidence: (rt: ChainRuntime, ev: VoteEvidence) => this.onEvidence(rt, ev),
       ...(opts.byzantine ? { byzantine: opts.byzantine } : {}),
     };
     for (const [chain, st] of states) {
-      const grp = g.committees[chain];
-      if (!grp) throw new Error(`genesis has no committee for ${chain}`);
-      this.runtimes.set(chain, new ChainRuntime(host, chain, grp, st, genesisId, timing));
+      if (!g.committees[chain]) throw new Error(`genesis has no committee for ${chain}`);
+      this.runtimes.set(chain, new ChainRuntime(host, chain, st, genesisId, timing));
     }
     opts.net.onMessage((from, msg) => {
       const rt = this.runtimes.get(msg.c);
@@ -182,6 +211,12 @@ export class ChainNode {
 
   async start(): Promise<void> {
     await this.opts.store.open();
+    // Elections already final here (the beacon replay below rebuilds any lost one).
+    for (let k = 1; this.schedule.enabled; k++) {
+      const c = await this.opts.store.get<Committees>(`ep/${k}`);
+      if (!c) break;
+      this.schedule.set(k, c);
+    }
     for (const rt of this.runtimes.values()) await rt.load();
     await this.opts.net.start();
     for (const rt of this.runtimes.values()) rt.start();
@@ -250,6 +285,23 @@ export class ChainNode {
     }
   }
 
+  /**
+   * The beacon's election (epochs.ts): when beacon block k·L is committed, elects epoch k's
+   * committees from the registry after that block, seeded from the block's justify QC, and
+   * returns the record to store with the block.
+   */
+  private electionOps(rt: ChainRuntime, block: Block, st: ChainState): BatchOp[] {
+    if (rt.chain !== 'beacon' || !this.schedule.isElectionHeight(block.height)) return [];
+    const k = block.height / this.schedule.epochBlocks;
+    if (this.schedule.committees(k)) return [];
+    const prev = this.schedule.committees(k - 1);
+    if (!prev) throw new ScheduleError(`election ${k} before election ${k - 1}`);
+    const c = electEpoch(st, block.justify, k, this.params, prev, this.directory);
+    this.schedule.set(k, c);
+    this.opts.log.info({ epoch: k, beaconHeight: block.height, shards: c.shards.map((s) => ({ shard: s.shard, validators: s.validators.map((v) => v.slice(0, 8)), auditors: s.auditors.map((a) => a.slice(0, 8)) })) }, 'committees elected');
+    return [{ type: 'put', key: `ep/${k}`, value: c }];
+  }
+
   runtime(chain: string): ChainRuntime {
     const rt = this.runtimes.get(chain);
     if (!rt) throw new TxRejected('tx', `unknown chain ${chain}`);
@@ -308,9 +360,34 @@ export class ChainNode {
     }
   }
 
+  /**
+   * Shape checks on the untrusted fields admit() reads (a tx from RPC or a peer may carry any
+   * JSON value): throws MalformedTxError naming the field.
+   */
+  static checkTxShape(stx: SignedTx): void {
+    const raw: unknown = stx;
+    if (raw === null || typeof raw !== 'object') throw new MalformedTxError('tx', 'expected {tx, signature}');
+    const tx: unknown = stx.tx;
+    if (tx === null || typeof tx !== 'object') throw new MalformedTxError('tx', 'missing tx object');
+    const t = stx.tx;
+    if (typeof t.chainId !== 'string') throw new MalformedTxError('chainId', 'must be a string');
+    if (typeof t.chain !== 'string') throw new MalformedTxError('chain', 'must be a string');
+    if (typeof t.from !== 'string' || !/^[0-9a-f]{64}$/.test(t.from)) throw new MalformedTxError('from', 'must be a 32-byte lowercase hex address');
+    if (!Number.isSafeInteger(t.nonce) || t.nonce < 0) throw new MalformedTxError('nonce', 'must be a non-negative integer');
+    if (typeof t.fee !== 'bigint' || t.fee < 0n) throw new MalformedTxError('fee', 'must be a non-negative integer (decimal string on the wire)');
+    const op: unknown = t.op;
+    if (op === null || typeof op !== 'object' || typeof t.op.type !== 'string') throw new MalformedTxError('op', 'must be an object with a string type');
+    if (typeof stx.signature !== 'string') throw new MalformedTxError('signature', 'must be a hex string');
+    if (t.op.type === 'transfer') {
+      if (typeof t.op.amount !== 'bigint' || t.op.amount <= 0n) throw new MalformedTxError('op.amount', 'must be a positive integer (decimal string on the wire)');
+      if (typeof t.op.to !== 'string' || !/^[0-9a-f]{64}$/.test(t.op.to)) throw new MalformedTxError('op.to', 'must be a 32-byte lowercase hex address');
+    }
+  }
+
   private admit(stx: SignedTx): string {
+    ChainNode.checkTxShape(stx);
     const tx = stx.tx;
-    if (tx.chainId !== this.chainId) throw new TxRejected('tx', `chain id ${String(tx.chainId)} ≠ ${this.chainId}`);
+    if (tx.chainId !== this.chainId) throw new TxRejected('tx', `chain id ${tx.chainId.slice(0, 64)} ≠ ${this.chainId}`);
     if (typeof tx.chain !== 'string' || !isChainName(tx.chain, this.params.shardCount) || tx.chain === 'beacon') throw new TxRejected('tx', `chain must be one of shard-0..shard-${this.params.shardCount - 1}`);
     const isClaim = tx.op.type === 'channel-claim';
     const home = this.homeChainOf(tx.from);
@@ -334,9 +411,7 @@ export class ChainNode {
         // Dry run on the committed state names the rule a tx would break.
         if (tx.op.type === 'transfer') {
           if (tx.fee < this.params.minFee && acct.resource.locked === 0n) throw new TxRejected('fee', `fee ${tx.fee} < minimum ${this.params.minFee}`);
-          if (acct.balance < tx.fee + (typeof tx.op.amount === 'bigint' ? tx.op.amount : 0n)) throw new TxRejected('transfer', `balance ${acct.balance} < amount ${String(tx.op.amount)} + fee ${tx.fee}`);
-          if (typeof tx.op.amount !== 'bigint' || tx.op.amount <= 0n) throw new TxRejected('transfer', 'amount must be a positive integer');
-          if (typeof tx.op.to !== 'string' || !/^[0-9a-f]{64}$/.test(tx.op.to)) throw new TxRejected('transfer', 'recipient must be a 32-byte hex address');
+          if (acct.balance < tx.fee + tx.op.amount) throw new TxRejected('transfer', `balance ${acct.balance} < amount ${tx.op.amount} + fee ${tx.fee}`);
         } else {
           const { result } = applyTx(state, stx, this.params);
           if (result.status !== 'ok') throw new TxRejected(result.error?.rule ?? 'tx', result.error?.message ?? result.status);

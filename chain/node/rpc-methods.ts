@@ -9,6 +9,8 @@
  *   node_get [address]                    → one registered node: {address, role, status, deposit, votes,
  *                                           stake, jailed, slashed, unbondingUntil?, endpoints, price,
  *                                           region, keys, registeredAt, height}, or error -32001
+ *   committee_get [chain, height?]        → {epoch, validators, auditors, periodStart, firstView} running that
+ *                                           height (default: the next one), or -32001 if not elected yet
  *   channel_get [id]                      → channel, or error -32001
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
@@ -17,7 +19,7 @@
  */
 import { homeChain } from '../state/index.js';
 import type { ChainNode } from './node.js';
-import { TxRejected } from './node.js';
+import { MalformedTxError, TxRejected } from './node.js';
 import { nodeStatusOf } from './node-status.js';
 import { decodePayload } from './payload.js';
 import { RpcError, RPC_INVALID_PARAMS, RPC_NOT_FOUND, RPC_TX_REJECTED, intParam, param, stringParam, type RpcServer } from './rpc.js';
@@ -41,6 +43,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
       validator: r.isValidator,
       auditor: r.isAuditor,
       view: r.coreView() ?? null,
+      epoch: r.committee.epoch,
       mempool: r.mempool.size,
       txsCommitted: r.txsCommitted,
     })),
@@ -86,9 +89,20 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
       const stx = (node.constructor as typeof ChainNode).parseSignedTx(raw);
       return node.submitTx(stx);
     } catch (e) {
+      if (e instanceof MalformedTxError) throw new RpcError(RPC_TX_REJECTED, e.message, { rule: e.rule, field: e.field });
       if (e instanceof TxRejected) throw new RpcError(RPC_TX_REJECTED, e.message, { rule: e.rule });
       throw new RpcError(RPC_TX_REJECTED, `tx: ${(e as Error).message}`, { rule: 'tx' });
     }
+  });
+
+  rpc.register('committee_get', (p) => {
+    const chain = stringParam(p, 0, 'chain');
+    const rt = node.runtimes.get(chain);
+    if (!rt) throw new RpcError(RPC_INVALID_PARAMS, `unknown chain ${chain}`);
+    const height = intParam(p, 1, 'height', true) ?? rt.height + 1;
+    const g = rt.groupAt(height);
+    if (!g) throw new RpcError(RPC_NOT_FOUND, `committee of ${chain}#${height} not elected yet (beacon behind)`);
+    return { chain, height, epoch: g.epoch, validators: g.validators, auditors: g.auditors, periodStart: g.periodStart, firstView: g.firstView, epochBlocks: node.schedule.epochBlocks };
   });
 
   rpc.register('tx_get', async (p) => {
@@ -102,6 +116,8 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
       nodes: Object.values(beacon.nodes),
       directory: node.opts.genesis.nodes,
       committees: node.opts.genesis.committees,
+      /** Committees running each chain's next height (differs from genesis once re-elected). */
+      current: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, { epoch: r.committee.epoch, validators: r.validators, auditors: r.auditors }])),
     };
   });
 

@@ -1,4 +1,4 @@
-import { EncodingError, hashCanonical, isAddress } from './encoding.js';
+import { EncodingError, isAddress } from './encoding.js';
 import { BlockRejectedError, reject, TxRejectedError } from './errors.js';
 import { accountOf, touchAccount, type ExecContext } from './ledger.js';
 import type { ChainParams } from './params.js';
@@ -7,8 +7,10 @@ import { merkleRoot } from './merkle.js';
 import { applyConfirm, applyIncomingReceipt, receiptHash } from './receipts.js';
 import { consumeQuota, quotaCovers } from './resource.js';
 import { homeChain } from './shard.js';
-import { txHash } from './tx.js';
-import type { BlockBody, BlockResult, ChainState, ItemResult, SignedTx, Tx } from './types.js';
+import { txHashOf } from './tx.js';
+import { beginDraft, endDraft } from './draft.js';
+import { fullCommitment, nextCommitment, type StateCommitment } from './commitment.js';
+import type { BlockBody, BlockResult, ChainState, CrossReceipt, ItemResult, SignedTx, Tx } from './types.js';
 import { applyChannelClaim } from './rules/channel-claim.js';
 import { applyChannelClose } from './rules/channel-close.js';
 import { applyChannelFinalize } from './rules/channel-finalize.js';
@@ -28,9 +30,31 @@ export function cloneState(s: ChainState): ChainState {
   return structuredClone(s);
 }
 
-/** Deterministic state root: SHA-256 of the canonical encoding of the whole state. */
+/** Commitments of the states applyBlock returned (values: never mutated, see draft.ts). */
+const commitments = new WeakMap<ChainState, StateCommitment>();
+/** receiptHash per receipt object, for receipts held by states applyBlock made. */
+const receiptHashes = new WeakMap<CrossReceipt, string>();
+function cachedReceiptHash(r: CrossReceipt): string {
+  let h = receiptHashes.get(r);
+  if (h === undefined) {
+    h = receiptHash(r);
+    receiptHashes.set(r, h);
+  }
+  return h;
+}
+
+/**
+ * Deterministic state root (commitment.ts: per-map Merkle trees, then the top-level fields).
+ * For a state returned by applyBlock it was computed incrementally and is read from a cache;
+ * for any other state it is computed from scratch.
+ */
 export function stateRoot(s: ChainState): string {
-  return hashCanonical({ type: 'topvpn/state/v1', state: s });
+  return commitments.get(s)?.root ?? fullCommitment(s, receiptHash).root;
+}
+
+/** The state root recomputed from scratch, ignoring any cache (tests compare it with stateRoot). */
+export function stateRootFull(s: ChainState): string {
+  return fullCommitment(s, receiptHash).root;
 }
 
 function runRule(draft: ChainState, tx: Tx, ctx: ExecContext): void {
@@ -80,7 +104,7 @@ function checkEnvelope(state: ChainState, stx: SignedTx, ctx: ExecContext): Enve
   const tx = stx.tx;
   let id: string;
   try {
-    id = txHash(tx);
+    id = txHashOf(stx);
   } catch {
     return { id: '', covered: false, invalid: { kind: 'tx', id: '', status: 'invalid', error: { rule: 'tx', message: 'tx cannot be encoded' } } };
   }
@@ -163,8 +187,9 @@ export function applyTxInPlace(draft: ChainState, stx: SignedTx, ctx: ExecContex
 
 /** Pure single-tx application at `height` (for mempool checks): returns a new state. */
 export function applyTx(state: ChainState, stx: SignedTx, params: ChainParams, height: number = state.height + 1): { state: ChainState; result: ItemResult } {
-  const draft = cloneState(state);
+  const draft = beginDraft(state);
   const result = applyTxInPlace(draft, stx, { params, height });
+  endDraft(draft);
   return { state: result.status === 'invalid' ? state : draft, result };
 }
 
@@ -178,7 +203,7 @@ export function applyBlock(state: ChainState, block: BlockBody, params: ChainPar
   if (block.chain !== state.chain) throw new BlockRejectedError(`block for ${block.chain} applied to ${state.chain}`);
   if (block.height !== state.height + 1) throw new BlockRejectedError(`block height ${block.height} ≠ ${state.height + 1}`);
   if (params.chainId !== state.chainId || params.shardCount !== state.shardCount) throw new BlockRejectedError('params do not match the state (chain id / shard count)');
-  const draft = cloneState(state);
+  const draft = beginDraft(state);
   draft.height = block.height;
   const ctx: ExecContext = { params, height: block.height };
   const results: ItemResult[] = [];
@@ -189,12 +214,16 @@ export function applyBlock(state: ChainState, block: BlockBody, params: ChainPar
   const outgoingReceipts = Object.keys(draft.outbox)
     .sort()
     .flatMap((d) => draft.outbox[d]!.pending.filter((r) => r.sourceHeight === block.height));
+  endDraft(draft);
+  const base = commitments.get(state) ?? fullCommitment(state, cachedReceiptHash);
+  const c = nextCommitment(state, base, draft, cachedReceiptHash);
+  commitments.set(draft, c);
   return {
     state: draft,
     results,
     outgoingReceipts,
-    receiptsRoot: merkleRoot(outgoingReceipts.map(receiptHash)),
-    stateRoot: stateRoot(draft),
+    receiptsRoot: merkleRoot(outgoingReceipts.map(cachedReceiptHash)),
+    stateRoot: c.root,
   };
 }
 

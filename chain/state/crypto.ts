@@ -10,9 +10,21 @@ function publicKeyObject(pub: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
 }
 
+/**
+ * Private KeyObjects per seed object (importing a key costs far more than a signature). Keyed
+ * by the seed's identity, so the secret is never copied into a map key; callers do not modify
+ * a seed's bytes after signing with it.
+ */
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+
 function privateKeyObject(seed: Uint8Array): KeyObject {
   if (seed.length !== 32) throw new Error('ed25519 seed must be 32 bytes');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  let k = privateKeys.get(seed);
+  if (!k) {
+    k = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    privateKeys.set(seed, k);
+  }
+  return k;
 }
 
 /** Verifies an Ed25519 signature (node:crypto / OpenSSL). Any malformed input gives false. */
@@ -28,8 +40,21 @@ export function ed25519Verify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array)
 /** Hex convenience: pubkey and signature as lowercase hex. */
 export function ed25519VerifyHex(pubHex: string, msg: Uint8Array, sigHex: string): boolean {
   if (!isHex(pubHex, 32) || !isHex(sigHex, 64)) return false;
-  return ed25519Verify(fromHex(pubHex), msg, fromHex(sigHex));
+  let k = publicKeys.get(pubHex);
+  try {
+    if (!k) {
+      k = publicKeyObject(fromHex(pubHex));
+      if (publicKeys.size >= 10_000) publicKeys.clear();
+      publicKeys.set(pubHex, k);
+    }
+    return nodeVerify(null, msg, k, fromHex(sigHex));
+  } catch {
+    return false;
+  }
 }
+
+/** Public KeyObjects by hex key (bounded): importing a key costs more than verifying. */
+const publicKeys = new Map<string, KeyObject>();
 
 export function ed25519Sign(seed: Uint8Array, msg: Uint8Array): Uint8Array {
   return new Uint8Array(nodeSign(null, msg, privateKeyObject(seed)));

@@ -138,3 +138,12 @@ export function electCommittees(registry: ElectionRegistry, seed: Uint8Array, pa
 export function quorum(n: number): number {
   return Math.floor((2 * n) / 3) + 1;
 }
+
+/**
+ * Hash of a quorum certificate's signed subject {height, view, blockHash} (the part every
+ * node agrees on: a block's hash binds exactly these fields of its justify QC, not the
+ * signature set). Feeds `electionSeed` so the seed is the same on every node.
+ */
+export function qcSubjectHash(qc: { readonly height: number; readonly view: number; readonly blockHash: string }): string {
+  return createHash('sha256').update(canonicalBytes({ type: 'topvpn/qc-subject/v1', height: qc.height, view: qc.view, blockHash: qc.blockHash })).digest('hex');
+}

@@ -1,7 +1,8 @@
 import type { ChainParams } from './params.js';
 import { reject } from './errors.js';
 import { homeChain, type ChainName } from './shard.js';
-import type { Account, ChainState, CreditMemo, CrossReceipt, ReceiptPayload } from './types.js';
+import { insertAccount, insertOutbox, writableAccount, writableChannel, writableOutbox } from './draft.js';
+import type { Account, Channel, ChainState, CreditMemo, CrossReceipt, Outbox, ReceiptPayload } from './types.js';
 
 /** What every rule gets besides the state: parameters and the height of the block being applied. */
 export interface ExecContext {
@@ -18,14 +19,23 @@ export function accountOf(state: ChainState, address: string): Account {
   return state.accounts[address] ?? emptyAccount();
 }
 
-/** The account, inserted if missing (mutates the draft). */
+/**
+ * The account for writing, inserted if missing (mutates the draft). In a copy-on-write draft
+ * (draft.ts) an account still shared with the parent state is copied first. Every write to
+ * an account goes through here; `accountOf` is for reading only.
+ */
 export function touchAccount(state: ChainState, address: string): Account {
-  let a = state.accounts[address];
-  if (!a) {
-    a = emptyAccount();
-    state.accounts[address] = a;
-  }
-  return a;
+  return writableAccount(state, address) ?? insertAccount(state, address, emptyAccount());
+}
+
+/** The channel for writing (copied first in a draft), or undefined. `state.channels[id]` is for reading only. */
+export function touchChannel(state: ChainState, id: string): Channel | undefined {
+  return writableChannel(state, id);
+}
+
+/** The outbox to `dest` for writing (copied first in a draft), inserted if missing. */
+export function touchOutbox(state: ChainState, dest: ChainName): Outbox {
+  return writableOutbox(state, dest) ?? insertOutbox(state, dest, { nextId: 1, confirmedUpTo: 0, pending: [] });
 }
 
 export function requireBalance(state: ChainState, address: string, amount: bigint, rule: string, what: string): void {
@@ -44,11 +54,7 @@ export function debit(state: ChainState, address: string, amount: bigint): void 
 
 /** Appends an outgoing receipt to `dest` with the next id of that pair. */
 export function emitReceipt(state: ChainState, ctx: ExecContext, dest: ChainName, amount: bigint, payload: ReceiptPayload): CrossReceipt {
-  let box = state.outbox[dest];
-  if (!box) {
-    box = { nextId: 1, confirmedUpTo: 0, pending: [] };
-    state.outbox[dest] = box;
-  }
+  const box = touchOutbox(state, dest);
   const r: CrossReceipt = { source: state.chain, destination: dest, id: box.nextId, sourceHeight: ctx.height, amount, payload };
   box.nextId += 1;
   box.pending.push(r);

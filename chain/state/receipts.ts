@@ -1,7 +1,7 @@
 import { hashCanonical } from './encoding.js';
 import { merkleProof, verifyMerkleProof, type MerkleProof } from './merkle.js';
 import type { ChainName } from './shard.js';
-import { payTo, touchAccount, type ExecContext } from './ledger.js';
+import { payTo, touchAccount, touchOutbox, type ExecContext } from './ledger.js';
 import { beaconRegister } from './rules/register.js';
 import { beaconSlash } from './rules/slash.js';
 import { beaconUnregister } from './rules/unregister.js';
@@ -91,8 +91,9 @@ export function applyConfirm(draft: ChainState, c: ReceiptConfirm): ItemResult {
   if (!box) return c.appliedUpTo === 0 ? { kind: 'confirm', id, status: 'ok' } : fail(`nothing sent to ${c.from}`);
   if (c.appliedUpTo < box.confirmedUpTo) return fail(`confirm ${c.appliedUpTo} < already confirmed ${box.confirmedUpTo}`);
   if (c.appliedUpTo >= box.nextId) return fail(`confirm ${c.appliedUpTo} beyond last sent ${box.nextId - 1}`);
-  box.confirmedUpTo = c.appliedUpTo;
-  box.pending = box.pending.filter((r) => r.id > c.appliedUpTo);
+  const w = touchOutbox(draft, c.from);
+  w.confirmedUpTo = c.appliedUpTo;
+  w.pending = w.pending.filter((r) => r.id > c.appliedUpTo);
   return { kind: 'confirm', id, status: 'ok' };
 }
 

@@ -9,9 +9,20 @@ export function shardChain(i: number): ChainName {
 
 /** Home shard index of an address: uint32_be(sha256(pubkey)[0..4]) mod S. */
 export function homeShard(address: string, shardCount: number): number {
-  const h = sha256(fromHex(address));
-  const v = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
-  return v % shardCount;
+  return homeWord(address) % shardCount;
+}
+
+/** uint32_be(sha256(pubkey)[0..4]), memoized (bounded): every tx needs its sender's home. */
+const words = new Map<string, number>();
+function homeWord(address: string): number {
+  let v = words.get(address);
+  if (v === undefined) {
+    const h = sha256(fromHex(address));
+    v = ((h[0]! << 24) >>> 0) + (h[1]! << 16) + (h[2]! << 8) + h[3]!;
+    if (words.size >= 100_000) words.clear();
+    words.set(address, v);
+  }
+  return v;
 }
 
 export function homeChain(address: string, shardCount: number): ChainName {

@@ -14,6 +14,21 @@ export function txHash(tx: Tx): string {
   return hashCanonical({ type: TX_TAG, tx });
 }
 
+const hashes = new WeakMap<SignedTx, string>();
+/**
+ * txHash of a signed tx, memoized per SignedTx object: a tx decoded from a block or the wire
+ * is hashed by several steps (mempool, block building, execution, indexing). Callers treat a
+ * SignedTx they pass here as immutable.
+ */
+export function txHashOf(stx: SignedTx): string {
+  let h = hashes.get(stx);
+  if (h === undefined) {
+    h = txHash(stx.tx);
+    hashes.set(stx, h);
+  }
+  return h;
+}
+
 export function signTx(tx: Tx, seed: Uint8Array): SignedTx {
   return { tx, signature: toHex(ed25519Sign(seed, txSigningBytes(tx))) };
 }

@@ -1,5 +1,5 @@
 import { reject } from '../errors.js';
-import { payTo, requireShard, type ExecContext } from '../ledger.js';
+import { payTo, requireShard, touchChannel, type ExecContext } from '../ledger.js';
 import { verifyPaymentReceipt } from '../payment-receipt.js';
 import type { ChainState, Tx } from '../types.js';
 import type { OpOf } from './common.js';
@@ -40,9 +40,10 @@ export function applyChannelClaim(state: ChainState, tx: Tx, op: OpOf<'channel-c
   const { burn, relay } = claimSplit(delta, ctx.params.claimBurnPercent);
   if (typeof tx.fee !== 'bigint' || tx.fee < ctx.params.minFee) reject(rule, `fee ${String(tx.fee)} < minimum ${ctx.params.minFee}`);
   if (tx.fee > relay) reject(rule, `channel ${cid}: fee ${tx.fee} exceeds the relay share ${relay}`);
-  ch.claimed = capped;
-  ch.seq = r.seq;
-  ch.cumulativeBytes = r.cumulativeBytes;
+  const w = touchChannel(state, op.channelId)!;
+  w.claimed = capped;
+  w.seq = r.seq;
+  w.cumulativeBytes = r.cumulativeBytes;
   state.burned += burn + tx.fee;
   payTo(state, ctx, ch.relay, relay - tx.fee, 'claim');
   return { fee: tx.fee };

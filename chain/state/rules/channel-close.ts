@@ -1,5 +1,5 @@
 import { reject } from '../errors.js';
-import { requireShard, type ExecContext } from '../ledger.js';
+import { requireShard, touchChannel, type ExecContext } from '../ledger.js';
 import type { ChainState, Tx } from '../types.js';
 import type { OpOf } from './common.js';
 
@@ -16,6 +16,7 @@ export function applyChannelClose(state: ChainState, tx: Tx, op: OpOf<'channel-c
   if (!ch) reject(rule, `channel ${cid}: unknown`);
   if (ch.payer !== tx.from) reject(rule, `channel ${cid}: only the payer may close`);
   if (ch.status !== 'open') reject(rule, `channel ${cid}: already ${ch.status}`);
-  ch.status = 'closing';
-  ch.closesAt = ctx.height + ctx.params.challengeWindowBlocks;
+  const w = touchChannel(state, op.channelId)!;
+  w.status = 'closing';
+  w.closesAt = ctx.height + ctx.params.challengeWindowBlocks;
 }

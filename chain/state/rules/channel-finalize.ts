@@ -1,5 +1,5 @@
 import { reject } from '../errors.js';
-import { requireShard, touchAccount, type ExecContext } from '../ledger.js';
+import { requireShard, touchAccount, touchChannel, type ExecContext } from '../ledger.js';
 import type { ChainState, Tx } from '../types.js';
 import type { OpOf } from './common.js';
 
@@ -14,5 +14,5 @@ export function applyChannelFinalize(state: ChainState, tx: Tx, op: OpOf<'channe
   if (ch.status !== 'closing' || ch.closesAt === null) reject(rule, `channel ${cid}: not closing (${ch.status})`);
   if (ctx.height < ch.closesAt) reject(rule, `channel ${cid}: challenge window open until height ${ch.closesAt} (now ${ctx.height})`);
   touchAccount(state, ch.payer).balance += ch.deposit - ch.claimed;
-  ch.status = 'finalized';
+  touchChannel(state, op.channelId)!.status = 'finalized';
 }

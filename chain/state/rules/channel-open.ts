@@ -1,4 +1,5 @@
 import { hashCanonical, isHex } from '../encoding.js';
+import { insertChannel } from '../draft.js';
 import { reject } from '../errors.js';
 import { debit, requireBalance, requirePositive, requireShard, type ExecContext } from '../ledger.js';
 import type { ChainState, Tx } from '../types.js';
@@ -21,7 +22,7 @@ export function applyChannelOpen(state: ChainState, tx: Tx, op: OpOf<'channel-op
   if (state.channels[id]) reject(rule, `channel ${id.slice(0, 12)} already exists`);
   requireBalance(state, tx.from, op.deposit, rule, `channel deposit of ${op.deposit}`);
   debit(state, tx.from, op.deposit);
-  state.channels[id] = {
+  insertChannel(state, id, {
     id,
     payer: tx.from,
     relay: op.relay,
@@ -32,5 +33,5 @@ export function applyChannelOpen(state: ChainState, tx: Tx, op: OpOf<'channel-op
     status: 'open',
     openedAt: ctx.height,
     closesAt: null,
-  };
+  });
 }

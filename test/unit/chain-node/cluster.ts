@@ -26,10 +26,14 @@ export interface ClusterOptions {
   /** Test-only misbehaviour per node index. */
   byzantine?: Readonly<Record<number, ByzantineOptions>>;
   slashReportStaggerMs?: number;
+  /** Spare validator nodes (not registered at genesis; see makeDevnetGenesis). */
+  spares?: number;
+  /** Per-epoch re-election (genesis `election`). */
+  election?: { epochBlocks: number };
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
+  const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
   const hub = new MemoryHub();
   const stores = dk.nodeKeys.map(() => new MemoryStore());
   const make = (i: number): ChainNode =>

@@ -10,6 +10,7 @@ import {
   makeParams,
   sha256,
   signTx,
+  stateRootFull,
   UNIT,
   type BlockBody,
   type BlockResult,
@@ -91,7 +92,11 @@ export class World {
   /** Applies one block on `chain` and asserts the supply invariant over all chains. */
   block(chain: ChainName, body: Partial<Omit<BlockBody, 'chain' | 'height'>> = {}): BlockResult {
     const s = this.get(chain);
+    const parentRoot = stateRootFull(s);
     const res = applyBlock(s, { chain, height: s.height + 1, txs: body.txs ?? [], receipts: body.receipts ?? [], confirms: body.confirms ?? [] }, this.params);
+    // The incremental root equals a recompute from scratch, and the parent is untouched.
+    assert.equal(res.stateRoot, stateRootFull(res.state), `incremental state root diverged at ${chain} #${res.state.height}`);
+    assert.equal(stateRootFull(s), parentRoot, 'applyBlock changed its input state');
     this.states.set(chain, res.state);
     this.log.push(res);
     const rep = checkSupply(this.all(), this.supply);
