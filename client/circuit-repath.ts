@@ -21,8 +21,11 @@ export type HopRole = 'entry' | 'middle' | 'exit';
 
 /** Where replacements for a dead relay come from. */
 export interface RelaySource {
-  /** Relays that may serve as `role`, best first, none whose relayKey is in `exclude`. */
-  candidates(role: HopRole, exclude: ReadonlySet<string>): readonly RelaySpec[] | Promise<readonly RelaySpec[]>;
+  /**
+   * Relays that may serve as `role`, best first, none whose relayKey is in `exclude`; `path`
+   * (the circuit being repaired) lets a source keep the replacement unrelated to the other hops.
+   */
+  candidates(role: HopRole, exclude: ReadonlySet<string>, path?: readonly RelaySpec[]): readonly RelaySpec[] | Promise<readonly RelaySpec[]>;
 }
 
 /** The role of hop `hop` (0 = entry) in a path of `hops` hops; a 1-hop path's only hop is its exit. */
@@ -56,7 +59,7 @@ export function repairPath(path: readonly RelaySpec[], candidates: readonly Rela
 export async function repath(path: readonly RelaySpec[], source: RelaySource, deadHop: number | undefined, dead: ReadonlySet<string>): Promise<Repath> {
   if (deadHop === undefined || deadHop < 0 || deadHop >= path.length) return { path: [...path] };
   const exclude = new Set([...dead, ...path.map(relayKey)]);
-  const candidates = await source.candidates(hopRole(deadHop, path.length), exclude);
+  const candidates = await source.candidates(hopRole(deadHop, path.length), exclude, path);
   return repairPath(path, candidates, deadHop, dead);
 }
 

@@ -28,12 +28,14 @@ import { ClientDaemon, type ClientEvent, type ClientStatus, resetClientState } f
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../relay/config.js';
 import { ClientPayments } from './payments/client-payments.js';
+import { freshRpcCall } from './payments/rpc-fresh.js';
 import { loadWallet, loadWalletSeed } from './wallet/keystore.js';
 import type { ConnectConfig, PaymentFlags } from './config.js';
 import type { Logger } from '../common/log.js';
 import { DiscoverySession, DiscoveryUnreachableError, type DiscoveryPhase } from '../discovery/session.js';
 import { parseHops } from './config.js';
 import { parseDiscoveryConnectFlags, planPath, type DiscoveryConnectFlags } from './path/discovered.js';
+import { DiscoveryRelaySource } from './path/relay-source-discovery.js';
 import { defaultGuardsPath, GuardSet } from './path/guards.js';
 import { formatTop, NoPathError } from './path/select.js';
 import type { RelaySpec } from './relay-list.js';
@@ -66,7 +68,7 @@ function human(e: ClientEvent): string {
       }
       if (e.step === 'building') return `building: ${String(e.hops)} hop circuit via ${String(e.entry)}`;
       if (e.step === 'paid') return `payments bound on ${String(e.hops)} hop(s)`;
-      if (e.step === 'relay-left') return `relay ${String(e.relay).slice(0, 12)}… left the directory (${String(e.reason)}): stopping`;
+      if (e.step === 'relay-left') return `relay ${String(e.relay).slice(0, 12)}… left the directory (${String(e.reason)}): ${e.action === 'repath' ? 're-pathing around it' : 'stopping'}`;
       return progressText(e);
     case 'reconnected':
       return `reconnected: ${e.address}, circuit built in ${e.buildMs} ms (${e.reconnects} reconnect${e.reconnects === 1 ? '' : 's'} so far)`;
@@ -112,7 +114,8 @@ async function connectPayments(cfg: ConnectConfig, log: Logger): Promise<{ pay: 
   const password = walletPassword(p);
   const wallet = await loadWallet(p.wallet, password);
   const payerSeed = await loadWalletSeed(p.wallet, password);
-  const pay = await ClientPayments.connect({ rpcUrl: p.rpcUrl, signer: wallet, payerSeed, budget: p.budget, log });
+  // A new connection per chain call: a pooled one opened through the tunnel dies with it.
+  const pay = await ClientPayments.connect({ rpcUrl: p.rpcUrl, signer: wallet, payerSeed, budget: p.budget, log, call: freshRpcCall });
   log.info({ payer: wallet.address.slice(0, 16), chainId: pay.chainId, budget: p.budget.toString() }, 'payments ready');
   return { pay, quotes: cfg.path.map((r) => ({ relay: r.address!, pricePerGiB: r.pricePerGiB! })) };
 }
@@ -135,6 +138,8 @@ interface Discovered {
   path: RelaySpec[];
   /** The hops and the spares in --relays list order (the exit last). */
   list: RelaySpec[];
+  /** Replacements for a dead or departed hop, under the same constraints (--reconnect). */
+  source: DiscoveryRelaySource;
 }
 
 /** Spare middles drawn for --reconnect (the daemon opens standby channels with the first). */
@@ -178,7 +183,8 @@ async function discoverPath(flags: ConnectFlags & DiscoveryConnectFlags, emit: (
       ...(plan.spares.length > 0 ? { spares: plan.spares.map((s) => s.address) } : {}),
     });
     // As a --relays list: entry (and middle), the spares, the exit last.
-    return { session, path: plan.specs, list: [...plan.specs.slice(0, -1), ...plan.spares, plan.specs[plan.specs.length - 1]!] };
+    const source = new DiscoveryRelaySource({ directory: session, constraints: { ...dc.constraints, chainId: session.chainId } });
+    return { session, path: plan.specs, list: [...plan.specs.slice(0, -1), ...plan.spares, plan.specs[plan.specs.length - 1]!], source };
   } catch (err) {
     await session.close();
     throw err;
@@ -234,6 +240,7 @@ async function connect(flags: ConnectFlags & DiscoveryConnectFlags): Promise<voi
     ...(cfg.lan ? { lan: cfg.lan } : {}),
     reconnect: cfg.reconnect,
     ...(cfg.spares ? { spares: cfg.spares } : {}),
+    ...(discovered ? { relaySource: discovered.source } : {}),
     ...(cfg.ws ? { ws: { url: cfg.ws.url, ...(cfg.ws.caFile ? { ca: readFileSync(cfg.ws.caFile) } : {}) } } : {}),
     ...(cfg.metrics ? { metrics: cfg.metrics } : {}),
     ...(payments ? { payments } : {}),
@@ -263,16 +270,19 @@ async function connect(flags: ConnectFlags & DiscoveryConnectFlags): Promise<voi
   process.on('unhandledRejection', (err) => fatal('unhandled rejection', err));
 
   // The live directory: a path relay that unregisters or is jailed is not used any longer.
-  const onionOf = new Map((discovered?.list ?? []).map((r) => [r.address, Buffer.from(r.publicKey).toString('hex')]));
+  // With --reconnect the circuit is rebuilt around it when a replacement fits; otherwise stop (exit 1).
   const offLeft = discovered?.session.directory.onChange((c) => {
     if (c.kind !== 'removed' || daemon.failure !== undefined) return;
-    // The circuit as it is now (a dead middle may have been swapped for a spare).
-    const key = onionOf.get(c.nodeAddress);
-    if (key === undefined || !daemon.status().path.some((p) => p.publicKey === key)) return;
-    out({ event: 'progress', step: 'relay-left', relay: c.nodeAddress, reason: c.reason });
-    log.warn({ relay: c.nodeAddress.slice(0, 16), reason: c.reason }, 'a relay of the circuit left the directory; disconnecting');
-    daemon.failure = `relay ${c.nodeAddress.slice(0, 16)} left the directory (${c.reason})`;
-    void daemon.disconnect(daemon.failure);
+    // The circuit as it is now (after any spare swap or re-path).
+    const key = daemon.pathKeyOf(c.nodeAddress);
+    if (key === undefined) return;
+    void daemon.replaceLeft(key, c.reason).then((repathed) => {
+      out({ event: 'progress', step: 'relay-left', relay: c.nodeAddress, reason: c.reason, action: repathed ? 'repath' : 'stop' });
+      if (repathed || daemon.failure !== undefined) return;
+      log.warn({ relay: c.nodeAddress.slice(0, 16), reason: c.reason }, 'a relay of the circuit left the directory; disconnecting');
+      daemon.failure = `relay ${c.nodeAddress.slice(0, 16)} left the directory (${c.reason})`;
+      void daemon.disconnect(daemon.failure);
+    });
   });
 
   // connect() settles in every case: a disconnect while building closes the circuit, which

@@ -10,6 +10,11 @@
  * - `emergencyCleanup()` is synchronous (for process 'exit' and fatal-error handlers).
  * - A kill switch is removed only by an asked-for disconnect; when the tunnel fails on its
  *   own or the process dies, it stays (fail closed) until `resetClientState` / next connect.
+ *   On paid circuits it admits TCP to the chain RPC endpoint (and nothing else of that host),
+ *   so channels can be closed, and opened for a re-path, while the tunnel is down.
+ * - Paid --reconnect: a dead middle is swapped for a spare with a standby channel (no chain
+ *   round trip); any other dead hop gets a RelaySource candidate and a channel opened on the
+ *   spot (`replacePaid`); the replaced hop's channel is closed once the circuit is back.
  * - A previous run killed with -9 left state under `stateDir`: connect() undoes it first.
  */
 import type { Logger } from 'pino';
@@ -24,7 +29,7 @@ import { type CommandRunner, runCommand } from '../relay/system.js';
 import type { UdpTransport } from '../relay/udp.js';
 import { openBindTransport } from '../conn/index.js';
 import { Circuit, CircuitBuildError, DEFAULT_LIVENESS } from './circuit.js';
-import { DeadRelays, relayKey, repairPath, repath, type RelaySource } from './circuit-repath.js';
+import { DeadRelays, hopRole, relayKey, repairPath, repath, type RelaySource } from './circuit-repath.js';
 import type { ResumeToken } from './circuit.js';
 import { openWsTransport, WS_INNER_MTU } from './ws-transport.js';
 import { type ClientMetrics, createClientMetrics } from './metrics.js';
@@ -37,6 +42,7 @@ import type { ClientPayments } from './payments/client-payments.js';
 import type { HopQuote } from './payments/channels.js';
 import type { HopChannel, OverclaimReport, PaymentSession } from './payments/session.js';
 import { standbyQuotes, StandbyChannels } from './payments/standby.js';
+import { rpcEndpoint } from './payments/rpc-endpoint.js';
 
 export class ConnectAbortedError extends Error {
   override readonly name = 'ConnectAbortedError';
@@ -61,8 +67,9 @@ export interface ClientDaemonOptions {
   /** With `reconnect`: relays that may replace a hop that stopped answering (client/circuit-repath.ts). */
   spares?: RelaySpec[];
   /**
-   * With `reconnect` (unpaid): where replacements for a dead entry, middle or exit come from;
-   * default: the path and `spares` as a ListRelaySource. A dead relay is avoided for
+   * With `reconnect`: where replacements for a dead entry, middle or exit come from (paid: only
+   * candidates with a chain address and price are used); default: the path and `spares` as a
+   * ListRelaySource; discovery passes a DiscoveryRelaySource. A dead relay is avoided for
    * `deadRelayCooldownMs` (default DEAD_RELAY_COOLDOWN_MS).
    */
   relaySource?: RelaySource;
@@ -91,7 +98,7 @@ export type ClientEvent =
   | { event: 'reconnected'; address: string; buildMs: number; reconnects: number; resumed: boolean; entry: string }
   | { event: 'down'; reason: string; killSwitchKept: boolean }
   | { event: 'channels'; hops: Array<{ channelId: string; relay: string; deposit: string }> }
-  | { event: 'settled'; closeTxs: string[]; channels: SettledChannel[]; error?: string };
+  | { event: 'settled'; closeTxs: string[]; channels: SettledChannel[]; replaced?: Array<{ channelId: string; relay: string; promised: string }>; error?: string };
 
 /** A paid hop at disconnect: what we promised in the last receipt and what we measured. */
 export interface SettledChannel {
@@ -206,6 +213,11 @@ export class ClientDaemon {
   private retryTimer: NodeJS.Timeout | undefined;
   private metrics: ClientMetrics | undefined;
   private metricsServer: MetricsServer | undefined;
+  /** Paid: the chain RPC endpoint the kill switch admits, and how it was reached before the tunnel (for a direct route while it is down). */
+  private rpc: { endpoint: Endpoint; arpPeers: string[]; route?: { gateway?: string; dev?: string; type?: string } } | undefined;
+  /** Paid: channels of hops replaced by a re-path (closed once the circuit is back, and at disconnect). */
+  private retired: HopChannel[] = [];
+  private retiredPending = false;
   /** Set when the tunnel went down on its own (not asked to): the CLI exits 1. */
   failure: string | undefined;
 
@@ -277,6 +289,7 @@ export class ClientDaemon {
       const udp = this.udp;
       this.checkAborted();
       this.routes.checkEntry(entry.endpoint.host, tun.name);
+      if (opts.payments && (opts.killSwitch || opts.reconnect)) await this.resolveRpc(opts.payments.pay.chain.o.url);
       if (opts.payments) {
         emit({ event: 'progress', step: 'channels', hops: opts.payments.quotes.length });
         // With --reconnect, standby channels with spares too (client/payments/standby.ts).
@@ -397,25 +410,30 @@ export class ClientDaemon {
   }
 
   /** One reconnect attempt; on failure the next one is scheduled with exponential backoff (1 s … 30 s). */
-  private async rebuild(reason: string, attempt: number, deadHop?: number): Promise<void> {
+  private async rebuild(reason: string, attempt: number, deadHop?: number, done?: Extract<ClientEvent, { event: 'reconnecting' }>['replaced']): Promise<void> {
     if (this.closing || !this.udp || !this.tun) return;
     const udp = this.udp;
     this.keepResumeToken();
-    let replaced: Extract<ClientEvent, { event: 'reconnecting' }>['replaced'];
+    let replaced: Extract<ClientEvent, { event: 'reconnecting' }>['replaced'] = done;
     if (deadHop !== undefined && !this.opts.payments) replaced = await this.replaceDead(deadHop);
     if (this.closing) return;
     // Paid circuits: a middle that stopped answering is swapped for a spare with a standby channel.
-    if (deadHop !== undefined && deadHop > 0 && deadHop < this.path.length - 1 && this.opts.payments && this.standby) {
+    let swapped = false;
+    if (deadHop !== undefined && deadHop > 0 && deadHop < this.path.length - 1 && this.opts.payments && this.standby && this.payHops) {
       this.deadRelays.add(relayKey(this.path[deadHop]!));
-      const r = repairPath(this.path, this.standby ? this.standby.usable(this.opts.spares ?? []) : (this.opts.spares ?? []), deadHop, this.deadRelays);
-      const swapped = r.replaced && this.standby && this.payHops ? this.standby.take(r.replaced.to.address!) : undefined;
-      if (swapped && this.payHops && this.opts.payments) {
-        this.opts.payments.pay.release([this.payHops[deadHop]!]);
-        this.payHops = this.payHops.map((h, i) => (i === deadHop ? swapped : h));
+      const r = repairPath(this.path, this.standby.usable(this.opts.spares ?? []), deadHop, this.deadRelays);
+      const hop = r.replaced ? this.standby.take(r.replaced.to.address!) : undefined;
+      if (r.replaced && hop) {
+        this.retire(deadHop, hop);
+        this.log.warn({ hop: deadHop, from: formatEndpoint(r.replaced.from.endpoint), to: formatEndpoint(r.replaced.to.endpoint) }, 'replacing a dead relay (standby channel)');
+        replaced = { hop: deadHop, role: r.replaced.role, from: formatEndpoint(r.replaced.from.endpoint), to: formatEndpoint(r.replaced.to.endpoint) };
+        this.path = r.path;
+        swapped = true;
       }
-      if (r.replaced) this.log.warn({ hop: deadHop, from: formatEndpoint(r.replaced.from.endpoint), to: formatEndpoint(r.replaced.to.endpoint) }, 'replacing a dead relay');
-      this.path = r.path;
     }
+    // Paid, any other dead hop: a candidate of the relay source, paid through a channel opened now.
+    if (deadHop !== undefined && this.opts.payments && !swapped) replaced = await this.replacePaid(deadHop);
+    if (this.closing) return;
     const path = this.path;
     this.opts.onEvent?.({ event: 'reconnecting', reason, attempt, ...(deadHop !== undefined ? { deadHop } : {}), path: path.map((r) => formatEndpoint(r.endpoint)), ...(replaced ? { replaced } : {}) });
     // Same exit: present its resumption token to get the same inner address (open TCP connections survive).
@@ -429,7 +447,10 @@ export class ClientDaemon {
       this.metrics.observeCircuit(this.circuit.stats()); // the old circuit's last figures
       this.metrics.circuitReplaced();
     }
+    const prev = this.circuit;
     this.circuit = circuit;
+    // A circuit still up (a relay left the directory) is torn down; a dead one is already closed.
+    if (prev && prev !== circuit) prev.close();
     try {
       const built = await circuit.build();
       if (this.closing) return;
@@ -472,24 +493,201 @@ export class ClientDaemon {
       if (this.up) this.up.address = built.ipv4;
       this.log.info({ address: built.ipv4, buildMs: built.buildMs, reconnects: this.reconnects }, 'circuit rebuilt');
       this.opts.onEvent?.({ event: 'reconnected', address: built.ipv4, buildMs: Math.round(built.buildMs * 10) / 10, reconnects: this.reconnects, resumed, entry: formatEndpoint(path[0]!.endpoint) });
+      if (this.retiredPending) void this.closeRetired();
     } catch (err) {
       circuit.close();
       if (err instanceof CircuitBuildError) this.metrics?.circuitFailed(err.reason);
       if (this.closing) return;
       const delay = Math.min(30_000, 1_000 * 2 ** (attempt - 1));
       this.log.warn({ err: (err as Error).message, attempt, retryInMs: delay }, 'reconnect failed');
-      // Unpaid: the hop that failed the build is treated as dead (replaced on the next attempt).
-      const failedHop = err instanceof CircuitBuildError && err.reason !== 'closed' && !this.opts.payments ? err.hop : undefined;
+      // The hop that failed the build is treated as dead (replaced on the next attempt).
+      const failedHop = err instanceof CircuitBuildError && err.reason !== 'closed' ? err.hop : undefined;
       this.retryTimer = setTimeout(() => void this.rebuild(reason, attempt + 1, failedHop), delay);
     }
   }
 
-  /** Kill switch for `entry`: its flow (UDP, or TCP to the WebSocket port) and ARP only for its next hop (and --lan). */
+  /**
+   * Kill switch for `entry`: its flow (UDP, or TCP to the WebSocket port), TCP to the chain RPC
+   * endpoint (paid), and ARP only for their next hops (and --lan).
+   */
   private applyKillSwitchFor(entry: RelaySpec): void {
     const { opts } = this;
     const wsEntry = opts.ws ? new URL(opts.ws.url) : undefined;
     const ksEntry = wsEntry ? { host: entry.endpoint.host, port: Number(wsEntry.port || (wsEntry.protocol === 'wss:' ? 443 : 80)) } : entry.endpoint;
-    applyKillSwitch({ tun: this.opts.tunName, entry: ksEntry, proto: wsEntry ? 'tcp' : 'udp', arpPeers: this.nextHopOf(entry.endpoint.host), ...(opts.lan ? { lan: opts.lan } : {}) }, this.run);
+    const arpPeers = [...new Set([...this.nextHopOf(entry.endpoint.host), ...(this.rpc?.arpPeers ?? [])])];
+    applyKillSwitch(
+      { tun: this.opts.tunName, entry: ksEntry, proto: wsEntry ? 'tcp' : 'udp', arpPeers, ...(opts.lan ? { lan: opts.lan } : {}), ...(this.rpc ? { allowTcp: [this.rpc.endpoint] } : {}) },
+      this.run,
+    );
+  }
+
+  /**
+   * Paid: the chain RPC's endpoint and, before any tunnel route exists, its next hop (ARP) and
+   * route; a failure leaves the RPC outside the kill switch (logged), as before.
+   */
+  private async resolveRpc(url: string): Promise<void> {
+    try {
+      const endpoint = await rpcEndpoint(url);
+      let route: { gateway?: string; dev?: string; type?: string } | undefined;
+      try {
+        route = this.routes.lookup(endpoint.host);
+      } catch {
+        route = undefined;
+      }
+      this.rpc = { endpoint, arpPeers: this.nextHopOf(endpoint.host), ...(route ? { route } : {}) };
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'chain RPC endpoint unknown: the kill switch will not admit it');
+    }
+  }
+
+  /**
+   * Runs `fn` (chain RPC calls) with the RPC host reached directly: if the tunnel's routes
+   * capture it, a /32 route through the way it was reached at connect is added for the call.
+   */
+  private async withDirectRpc<T>(fn: () => Promise<T>): Promise<T> {
+    const rpc = this.rpc;
+    let added: string[] | undefined;
+    // While the circuit is up the tunnel carries the calls; the detour is for when it is down.
+    if (this.state !== 'up' && rpc?.route?.dev && rpc.route.type !== 'local' && rpc.route.dev !== 'lo' && rpc.route.dev !== this.opts.tunName) {
+      try {
+        if (this.routes.lookup(rpc.endpoint.host).dev === this.opts.tunName) {
+          added = [`${rpc.endpoint.host}/32`, ...(rpc.route.gateway ? ['via', rpc.route.gateway] : []), 'dev', rpc.route.dev];
+          this.run(['ip', 'route', 'replace', ...added]);
+        }
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'no direct route to the chain RPC');
+        added = undefined;
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      if (added) {
+        try {
+          this.run(['ip', 'route', 'del', ...added]);
+        } catch {
+          /* gone with its device */
+        }
+      }
+    }
+  }
+
+  /**
+   * Candidates of the relay source that can be paid (chain address and price known), in its
+   * order except that spares holding a standby channel come last: that channel stays for a
+   * dead middle as long as another relay can be paid.
+   */
+  private async payableCandidates(role: ReturnType<typeof hopRole>, exclude: ReadonlySet<string>): Promise<RelaySpec[]> {
+    const c = (await this.source.candidates(role, exclude, this.path)).filter((r) => r.address !== undefined && r.pricePerGiB !== undefined);
+    const standing = this.standby?.relays() ?? new Set<string>();
+    return [...c.filter((r) => !standing.has(r.address!)), ...c.filter((r) => standing.has(r.address!))];
+  }
+
+  /**
+   * Paid: marks the relay at `deadHop` dead (cool-down), takes the first payable candidate of
+   * the relay source, opens (or reuses) a channel with it through the chain RPC (directly: the
+   * tunnel is down), and puts both in place; the old hop's channel is retired (closed once the
+   * circuit is back). No candidate, or the chain unreachable: the path is unchanged.
+   */
+  private async replacePaid(deadHop: number): Promise<Extract<ClientEvent, { event: 'reconnecting' }>['replaced']> {
+    const pay = this.opts.payments?.pay;
+    const dead = this.path[deadHop];
+    if (!pay || !this.payHops || dead === undefined || (deadHop === 0 && this.opts.ws)) return undefined;
+    const now = this.clock.now();
+    this.avoid.mark(relayKey(dead), now);
+    let r;
+    try {
+      r = await repath(this.path, { candidates: (role, ex) => this.payableCandidates(role, ex) }, deadHop, this.avoid.active(now));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'relay source failed; retrying the same path');
+      return undefined;
+    }
+    if (!r.replaced || this.closing) return undefined;
+    const { from, to, role } = r.replaced;
+    let hop: HopChannel | undefined;
+    try {
+      [hop] = await this.withDirectRpc(() => pay.prepare([{ relay: to.address!, pricePerGiB: to.pricePerGiB! }]));
+    } catch (err) {
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      this.log.warn({ err: (err as Error).message, cause: cause?.code ?? cause?.message, relay: to.address!.slice(0, 16) }, 'cannot open a channel with the replacement; retrying the same path');
+      return undefined;
+    }
+    if (!hop || this.closing) return undefined;
+    // A spare's standby channel now pays a hop: it is no longer standing by.
+    this.standby?.take(to.address!);
+    this.log.warn({ hop: deadHop, role, from: formatEndpoint(from.endpoint), to: formatEndpoint(to.endpoint), channel: hop.channelId.slice(0, 12) }, 'replacing a dead relay (new channel)');
+    this.opts.onEvent?.({ event: 'channels', hops: [...this.payHops.map((h, i) => (i === deadHop ? hop : h))].map((h) => ({ channelId: h.channelId, relay: h.relay ?? '', deposit: h.deposit.toString() })) });
+    this.retire(deadHop, hop);
+    if (deadHop === 0) this.moveEntry(to);
+    this.path = r.path;
+    return { hop: deadHop, role, from: formatEndpoint(from.endpoint), to: formatEndpoint(to.endpoint) };
+  }
+
+  /** Puts `hop` in place of the channel of hop `i`; the old one is released and closed later. */
+  private retire(i: number, hop: HopChannel): void {
+    const old = this.payHops![i]!;
+    this.opts.payments!.pay.release([old]);
+    this.retired.push(old);
+    this.retiredPending = true;
+    this.payHops = this.payHops!.map((h, j) => (j === i ? hop : h));
+  }
+
+  /** Closes the channels of replaced hops (standby channels stay); retried at disconnect if it fails. */
+  private async closeRetired(): Promise<void> {
+    const pay = this.opts.payments?.pay;
+    if (!pay) return;
+    this.retiredPending = false;
+    try {
+      const txs = await this.withDirectRpc(() => pay.cleanup(this.standby?.relays()));
+      this.log.info({ closeTxs: txs.length }, 'channels of replaced relays closed');
+    } catch (err) {
+      this.retiredPending = true;
+      this.log.warn({ err: (err as Error).message }, 'closing the channels of replaced relays failed; retried at disconnect');
+    }
+  }
+
+  /** The onion key (hex) of the current path's relay with chain address `address`, if it is on the path. */
+  pathKeyOf(address: string): string | undefined {
+    const r = this.path.find((x) => x.address === address);
+    return r ? relayKey(r) : undefined;
+  }
+
+  /**
+   * Discovery: the relay with onion key `publicKeyHex` left the directory (unregistered, jailed).
+   * With --reconnect and a candidate to replace it, the circuit is rebuilt around it (as for a
+   * dead hop) and true is returned; false otherwise (the caller disconnects).
+   */
+  async replaceLeft(publicKeyHex: string, reason: string): Promise<boolean> {
+    // While a rebuild is under way its path may change: the caller stops instead.
+    if (!this.opts.reconnect || this.closing || this.state !== 'up' || !this.udp || !this.tun) return false;
+    const hop = this.path.findIndex((r) => relayKey(r) === publicKeyHex);
+    if (hop < 0 || (hop === 0 && this.opts.ws)) return false;
+    const now = this.clock.now();
+    const exclude = new Set([...this.avoid.active(now), ...this.path.map(relayKey)]);
+    const role = hopRole(hop, this.path.length);
+    let found: readonly RelaySpec[];
+    try {
+      found = this.opts.payments ? await this.payableCandidates(role, exclude) : await this.source.candidates(role, exclude, this.path);
+    } catch {
+      found = [];
+    }
+    const standbyMiddle = this.opts.payments && role === 'middle' && this.standby !== undefined && this.standby.usable(this.opts.spares ?? []).some((s) => !exclude.has(relayKey(s)));
+    if (found.length === 0 && !standbyMiddle) return false;
+    if (this.closing) return false;
+    this.log.warn({ hop, role, reason }, 'a relay of the circuit left the directory; rebuilding around it');
+    const why = `relay left the directory (${reason})`;
+    if (this.opts.payments && !standbyMiddle) {
+      // Paid: the replacement's channel is opened first, through the circuit that still works.
+      const done = await this.replacePaid(hop);
+      if (!done || this.closing || this.state !== 'up') return false;
+      this.state = 'reconnecting';
+      void this.rebuild(why, 1, undefined, done);
+      return true;
+    }
+    this.state = 'reconnecting';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    void this.rebuild(why, 1, hop);
+    return true;
   }
 
   /** The address ARP must resolve to reach `host`: its gateway, or itself when on-link; none when local. */
@@ -672,14 +870,17 @@ export class ClientDaemon {
       measuredBytes: (st?.hops[i]?.measuredBytes ?? 0n).toString(),
       signed: st?.hops[i]?.signed ?? 0,
     }));
+    const known = pay.channels();
+    const replaced = this.retired.map((h) => ({ channelId: h.channelId, relay: h.relay ?? '', promised: (known.find((k) => k.channelId === h.channelId)?.promised ?? 0n).toString() }));
+    const extra = replaced.length > 0 ? { replaced } : {};
     try {
       pay.release(hops);
       const closeTxs = await pay.cleanup();
       this.log.info({ closeTxs: closeTxs.length }, 'payment channels closed');
-      this.opts.onEvent?.({ event: 'settled', closeTxs, channels });
+      this.opts.onEvent?.({ event: 'settled', closeTxs, channels, ...extra });
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'closing payment channels failed');
-      this.opts.onEvent?.({ event: 'settled', closeTxs: [], channels, error: (err as Error).message });
+      this.opts.onEvent?.({ event: 'settled', closeTxs: [], channels, ...extra, error: (err as Error).message });
     }
   }
 

@@ -2,7 +2,9 @@
  * Opt-in kill switch (as Mullvad's): an nftables `inet` table that drops every packet in
  * and out except on loopback, on the tunnel device, and the flow to/from the entry relay:
  * UDP to its endpoint, or with the WebSocket transport TCP to its WebSocket port (and, with
- * `lan`, IPv4 to/from those networks). IPv6 is dropped entirely (the tunnel is IPv4-only).
+ * `lan`, IPv4 to/from those networks), and TCP to/from each `allowTcp` endpoint exactly (the
+ * chain RPC the client already reaches directly to open channels: it can then close them,
+ * and open new ones for a re-path, while the tunnel is down). IPv6 is dropped entirely (the tunnel is IPv4-only).
  * ARP is not IP: an `arp` table of the same name admits ARP only to/from the entry's next
  * hop (`arpPeers`: its gateway, or the entry itself when on-link) and the `lan` networks.
  * Both tables are loaded in one nft transaction and removed together. It fails closed: if
@@ -24,6 +26,14 @@ export interface KillSwitchSpec {
   arpPeers?: string[];
   /** IPv4 CIDRs reachable outside the tunnel (LAN access), for IP and ARP. */
   lan?: string[];
+  /** TCP endpoints (IPv4 literal host, port) admitted outside the tunnel: the chain RPC; nothing else of their hosts. */
+  allowTcp?: Endpoint[];
+}
+
+function tcpEndpoint(e: Endpoint): Endpoint {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(e.host)) throw new KillSwitchError(`not an IPv4 address: ${JSON.stringify(e.host)}`);
+  if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) throw new KillSwitchError(`not a TCP port: ${e.port}`);
+  return e;
 }
 
 /** An nft set literal of addresses / CIDRs (validated: digits, dots and one slash only). */
@@ -42,6 +52,7 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
   const t = spec.table ?? KILL_SWITCH_TABLE;
   const { host, port } = spec.entry;
   const proto = spec.proto ?? 'udp';
+  const tcp = (spec.allowTcp ?? []).map(tcpEndpoint);
   return [
     `table inet ${t} {}`,
     `delete table inet ${t}`,
@@ -51,6 +62,7 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
     `    oifname "lo" accept`,
     `    oifname ${q(spec.tun)} accept`,
     `    ip daddr ${host} ${proto} dport ${port} accept`,
+    ...tcp.map((e) => `    ip daddr ${e.host} tcp dport ${e.port} accept`),
     ...(spec.lan?.length ? [`    ip daddr ${addrSet(spec.lan)} accept`] : []),
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,
@@ -59,6 +71,7 @@ export function killSwitchRuleset(spec: KillSwitchSpec): string {
     `    iifname "lo" accept`,
     `    iifname ${q(spec.tun)} accept`,
     `    ip saddr ${host} ${proto} sport ${port} accept`,
+    ...tcp.map((e) => `    ip saddr ${e.host} tcp sport ${e.port} accept`),
     ...(spec.lan?.length ? [`    ip saddr ${addrSet(spec.lan)} accept`] : []),
     `    counter comment "topvpn kill switch: dropped"`,
     `  }`,

@@ -126,14 +126,16 @@ const NAME = /^[a-z][a-z0-9-]{0,40}$/;
 const CIDR4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 const DURATION = /^[0-9]+(ms|s|m|h)$/;
+/** A value for an error message (a JSON object may have no usable toString, e.g. {"toString":null}). */
+const show = (v: unknown): string => (typeof v === 'object' && v !== null ? (Array.isArray(v) ? 'a list' : 'an object') : String(v));
 
 function port(p: unknown, what: string): void {
-  if (!Number.isInteger(p) || (p as number) < 1 || (p as number) > 65535) throw new DeployConfigError(`${what}: port must be 1..65535, got ${String(p)}`);
+  if (!Number.isInteger(p) || (p as number) < 1 || (p as number) > 65535) throw new DeployConfigError(`${what}: port must be 1..65535, got ${show(p)}`);
 }
 
 function cidr(c: unknown, what: string): void {
   const m = typeof c === 'string' ? CIDR4.exec(c) : null;
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) throw new DeployConfigError(`${what}: not an IPv4 CIDR: ${String(c)}`);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) throw new DeployConfigError(`${what}: not an IPv4 CIDR: ${show(c)}`);
 }
 
 /** The committees a config implies, keyed like genesis: 'shard-N' → validator names; auditors → all auditor names. */
@@ -157,11 +159,20 @@ function checkShape(cfg: unknown): void {
   }
   for (const r of cfg.relays as unknown[]) {
     const o = r as Record<string, unknown>;
-    if (o.exit !== undefined && !isObj(o.exit)) throw new DeployConfigError(`${String(o.name)}: exit must be an object`);
-    if (isObj(o.exit) && o.exit.allow !== undefined && !Array.isArray(o.exit.allow)) throw new DeployConfigError(`${String(o.name)}: exit.allow must be a list`);
-    if (o.extraArgs !== undefined && !Array.isArray(o.extraArgs)) throw new DeployConfigError(`${String(o.name)}: extraArgs must be a list`);
+    if (o.exit !== undefined && !isObj(o.exit)) throw new DeployConfigError(`${show(o.name)}: exit must be an object`);
+    if (isObj(o.exit) && o.exit.allow !== undefined && !Array.isArray(o.exit.allow)) throw new DeployConfigError(`${show(o.name)}: exit.allow must be a list`);
+    if (o.extraArgs !== undefined && !Array.isArray(o.extraArgs)) throw new DeployConfigError(`${show(o.name)}: extraArgs must be a list`);
+    const exit = isObj(o.exit) ? o.exit : {};
+    for (const [k, v] of [['region', o.region], ['exit.egress', exit.egress], ['exit.tun', exit.tun], ['exit.dns', exit.dns]] as const) {
+      if (v !== undefined && typeof v !== 'string') throw new DeployConfigError(`${show(o.name)}: ${k} must be a string`);
+    }
   }
-  for (const [k, v] of [['image', cfg.image], ['logLevel', cfg.logLevel], ['k8s.storageSize', (cfg.k8s as Record<string, unknown>).storageSize]] as const) {
+  for (const n of [...(cfg.validators as Array<Record<string, unknown>>), ...(cfg.relays as Array<Record<string, unknown>>)]) {
+    if (typeof n.name !== 'string' || typeof n.host !== 'string') throw new DeployConfigError(`${show(n.name)}: name and host must be strings`);
+  }
+  const prometheus = cfg.prometheus as Record<string, unknown>;
+  const k8s = cfg.k8s as Record<string, unknown>;
+  for (const [k, v] of [['image', cfg.image], ['logLevel', cfg.logLevel], ['user', cfg.user], ['prometheus.scrapeInterval', prometheus.scrapeInterval], ['k8s.namespace', k8s.namespace], ['k8s.storageSize', k8s.storageSize]] as const) {
     if (typeof v !== 'string') throw new DeployConfigError(`${k}: string required`);
   }
 }

@@ -13,6 +13,9 @@
  *   const r = repairPath(path, standby.usable(spares), deadHop, dead);
  *   if (r.replaced) payHops[deadHop] = standby.take(r.replaced.to.address!)!;
  * Channels taken or left over are closed by ClientPayments.cleanup() at disconnect like any other.
+ * Any other dead hop (or a middle without a standby channel) gets a replacement from the
+ * daemon's RelaySource and a channel opened on the spot through the chain RPC, which the kill
+ * switch admits (client/daemon.ts `replacePaid`); that takes a chain round trip, this does not.
  */
 import type { RelaySpec } from '../relay-list.js';
 import type { HopQuote } from './channels.js';
@@ -48,6 +51,11 @@ export class StandbyChannels {
   /** The spares a dead middle may be replaced with: those with a standby channel. */
   usable(spares: readonly RelaySpec[]): RelaySpec[] {
     return spares.filter((s) => s.address !== undefined && this.hops.some((h) => h.relay === s.address));
+  }
+
+  /** The relays (chain addresses) holding a standby channel: kept open when replaced hops' channels are closed. */
+  relays(): Set<string> {
+    return new Set(this.hops.map((h) => h.relay).filter((r): r is string => r !== undefined));
   }
 
   /** Removes and returns the standby channel of `relay` (undefined if none). */

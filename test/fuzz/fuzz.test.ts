@@ -1,6 +1,6 @@
 /**
  * Short fuzz run of every target (test/fuzz/targets.ts) in `npm test`: FUZZ_INPUTS inputs per
- * target (default 2000), fast-check seed FUZZ_SEED (default fixed, so a run is reproducible).
+ * target (default 4000), fast-check seed FUZZ_SEED (default fixed, so a run is reproducible).
  * Each target must produce 0 crashes (errors outside its documented classes, broken
  * invariants) and 0 hangs (an input over HANG_MS). A failure prints the shrunk input as hex:
  * add it to regressions.test.ts with the fix. bench/fuzz.ts runs the same targets for millions
@@ -9,9 +9,10 @@
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { closeTargets, makeTargets } from './targets.js';
-import { describeError, hex, runInputConfirmed } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeError, FuzzFinding, HANG_MS, hex, runInputConfirmed, spinCpu, threadCpuMs, type FuzzTarget } from './harness.js';
 
-const INPUTS = Number(process.env.FUZZ_INPUTS ?? 2000);
+const INPUTS = Number(process.env.FUZZ_INPUTS ?? 4000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 
 const targets = await makeTargets();
@@ -49,6 +50,48 @@ test('the registry covers every parser the issue lists', () => {
   ]) {
     if (!names.has(n)) throw new Error(`missing fuzz target ${n}`);
   }
+});
+
+class Documented extends Error {}
+
+/** A synthetic target: input byte 0 picks what run() does. */
+const probe: FuzzTarget = {
+  name: 'probe',
+  parser: 'the harness itself',
+  arbitrary: fc.constant(new Uint8Array(1)),
+  allowedErrors: [Documented],
+  allowed: (e) => e instanceof Error && e.message === 'documented plain error',
+  run(b) {
+    switch (b[0]) {
+      case 1:
+        throw new Documented('rejected input');
+      case 2:
+        throw new Error('documented plain error');
+      case 3:
+        throw new TypeError('undocumented');
+      case 4:
+        throw new FuzzFinding('broken invariant');
+      case 5:
+        return spinCpu(HANG_MS + 100);
+      case 7:
+        return sleep(HANG_MS + 100);
+      case 6:
+        return Promise.reject(new TypeError('undocumented, async'));
+      default:
+        return undefined;
+    }
+  },
+};
+
+test('harness: documented errors pass, others are crashes, a run over HANG_MS of CPU is a hang', async () => {
+  const kind = async (tag: number): Promise<string> => (await runInputConfirmed(probe, Uint8Array.of(tag))).kind;
+  // a synchronous target gets its outcome without a promise
+  const sync = runInputConfirmed(probe, Uint8Array.of(0));
+  if (sync instanceof Promise || sync.kind !== 'ok') throw new Error('a sync ok run should give a sync ok outcome');
+  const got = [await kind(1), await kind(2), await kind(3), await kind(4), await kind(6), await kind(5), await kind(7)];
+  // A run slow in wall time only (waiting, or not scheduled) is no hang where CPU time can be read.
+  const want = ['ok', 'ok', 'crash', 'crash', 'crash', 'hang', threadCpuMs() === undefined ? 'hang' : 'ok'];
+  if (got.join() !== want.join()) throw new Error(`outcomes ${got.join()} ≠ ${want.join()}`);
 });
 
 for (const t of targets) {

@@ -90,6 +90,33 @@ test('deploy config: a huge shard count is refused at once (it used to build 10^
   assert.throws(() => loadConfig(file('d5.json', JSON.stringify(cfg))), /shards must be an integer in 1\.\./);
 });
 
+test('deploy config: a value without a usable toString is a DeployConfigError, not a TypeError', () => {
+  // Campaign seed 1125, input 484530: "user":{…,"toString":null} made NAME.test(cfg.user) throw
+  // "Cannot convert object to primitive value"; the same held for every regex-checked field and
+  // for the error messages that printed the bad value.
+  const noStr = { toString: null };
+  const r = DEFAULT_DEPLOY_CONFIG.relays[2]!;
+  const bad: Array<Record<string, unknown>> = [
+    { user: noStr },
+    { prometheus: { ...DEFAULT_DEPLOY_CONFIG.prometheus, scrapeInterval: noStr } },
+    { k8s: { ...DEFAULT_DEPLOY_CONFIG.k8s, namespace: noStr } },
+    { prometheus: { ...DEFAULT_DEPLOY_CONFIG.prometheus, port: noStr } },
+    { compose: { subnet: noStr } },
+    { validators: [{ ...DEFAULT_DEPLOY_CONFIG.validators[0]!, name: [noStr] }] },
+    { validators: [{ ...DEFAULT_DEPLOY_CONFIG.validators[0]!, host: noStr }] },
+    { relays: [{ ...r, region: noStr }] },
+    { relays: [{ ...r, exit: { ...r.exit!, dns: noStr } }] },
+    { relays: [{ ...r, exit: { ...r.exit!, allow: [noStr] } }] },
+    { relays: [{ ...r, name: noStr, exit: 'yes' }] },
+  ];
+  for (const [i, patch] of bad.entries()) {
+    const text = JSON.stringify({ ...DEFAULT_DEPLOY_CONFIG, ...patch });
+    assert.throws(() => loadConfig(file(`d-nostr-${i}.json`, text)), DeployConfigError, `case ${i}: ${text.slice(0, 60)}`);
+  }
+  // A name given as a one-element list used to pass the name check ([x] stringifies to x).
+  assert.throws(() => validateDeployConfig({ ...DEFAULT_DEPLOY_CONFIG, validators: [{ ...DEFAULT_DEPLOY_CONFIG.validators[0]!, name: ['val-x'] }] } as unknown as DeployConfig), DeployConfigError);
+});
+
 test('wire JSON (chain/node/wire.ts): deep nesting is a WireDecodeError, not a stack overflow', () => {
   assert.throws(() => wireDecode(deep(20000)), WireDecodeError); // was RangeError in restore()
   assert.throws(() => wireDecode(`{"list":[${deep(200)}]}`), WireDecodeError);

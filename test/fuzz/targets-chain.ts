@@ -1,6 +1,5 @@
 /** Fuzz targets over chain/: consensus messages, block payloads, wire JSON, signed txs, frames, JSON-RPC, genesis files. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { silentLogger } from '../../common/log.js';
@@ -16,7 +15,7 @@ import { ConfigError as ChainConfigError, readGenesis, readNodeConfig, type Gene
 import { applyTx, decodeJson, encodeJson, txHash, verifyTxSignature, type SignedTx } from '../../chain/state/index.js';
 import { CHAIN, committee, genesis as consensusGenesis, makeBlock, proposal, qcFor, voteFor } from '../unit/chain-consensus/helpers.js';
 import { keyOn, nodeSpec, P, TOP, World } from '../unit/chain-state/helpers.js';
-import { FuzzFinding, type FuzzTarget } from './harness.js';
+import { FuzzFinding, scratchDir, type FuzzTarget } from './harness.js';
 import { bytesFrom, concat, jsonFrom, text, utf8 } from './mutate.js';
 
 const dec = new TextDecoder();
@@ -215,7 +214,7 @@ export function chainTargets(cleanup: Array<() => void>): FuzzTarget[] {
   });
 
   // ---- genesis files
-  const dir = mkdtempSync(join(tmpdir(), 'topvpn-fuzz-genesis-'));
+  const dir = scratchDir('topvpn-fuzz-genesis-');
   const file = join(dir, 'genesis.json');
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const gen: GenesisFile = {

@@ -1,6 +1,5 @@
 /** Fuzz targets over what a user hands the programs: flags, relay lists, key files, wallets, deploy configs. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError as RelayConfigError, parseRelayStartFlags, type RelayStartFlags } from '../../relay/config.js';
 import { parseConnectFlags, type ConnectFlags } from '../../client/config.js';
@@ -13,11 +12,25 @@ import { createConnection } from 'node:net';
 import { once } from 'node:events';
 import { silentLogger } from '../../common/log.js';
 import { ControlServer } from '../../client/control.js';
-import { FuzzFinding, type FuzzTarget } from './harness.js';
+import { FuzzFinding, scratchDir, type FuzzTarget } from './harness.js';
 import { bytesFrom, jsonFrom, text, utf8 } from './mutate.js';
+
+/** Whether `x` nests deeper than `max` levels (iterative: a deep value must not overflow here). */
+function deeperThan(x: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[x, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d >= max) return true;
+    for (const c of Object.values(v as object)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+  }
+  return false;
+}
 
 /** JSON text of a value, or a placeholder for one nested too deeply to stringify. */
 function safeString(x: unknown): string {
+  // Checked first: a stack overflow inside JSON.stringify costs ~100x a normal input.
+  if (deeperThan(x, 1000)) return '[deep]';
   try {
     return JSON.stringify(x);
   } catch {
@@ -48,7 +61,7 @@ function flagBag(b: Uint8Array, booleans: readonly string[]): Record<string, str
 
 export async function configTargets(cleanup: Array<() => void>): Promise<FuzzTarget[]> {
   const out: FuzzTarget[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'topvpn-fuzz-config-'));
+  const dir = scratchDir('topvpn-fuzz-config-');
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const kp = generateKeyPair();
   const kp2 = generateKeyPair();
@@ -178,7 +191,7 @@ export async function configTargets(cleanup: Array<() => void>): Promise<FuzzTar
  * (seen as an unhandledRejection) is a finding.
  */
 export async function controlTarget(cleanup: Array<() => void>): Promise<FuzzTarget> {
-  const dir = mkdtempSync(join(tmpdir(), 'topvpn-fuzz-ctl-'));
+  const dir = scratchDir('topvpn-fuzz-ctl-');
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'client.sock');
   const server = new ControlServer(path, { status: () => ({ state: 'up' }), disconnect: () => Promise.resolve({ disconnected: true }) }, silentLogger());
