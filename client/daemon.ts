@@ -410,6 +410,21 @@ export class ClientDaemon {
   }
 
   /** One reconnect attempt; on failure the next one is scheduled with exponential backoff (1 s … 30 s). */
+  /**
+   * With `--dns auto`, follows the resolver the (possibly new) exit announces: an exit's
+   * resolver usually lives at its own inner gateway, unreachable through another exit. A user
+   * choice (`--dns A,B`) or `off` is never changed; an exit announcing none keeps the old one.
+   */
+  private adoptExitDns(announced: string | undefined): void {
+    if (this.opts.dns !== 'auto' || !this.dnsMgr.isActive) return;
+    if (!announced || announced === '0.0.0.0' || (this.dnsServers.length === 1 && this.dnsServers[0] === announced)) return;
+    try {
+      if (this.dnsMgr.update([announced])) this.dnsServers = [announced];
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not point the resolver at the new exit');
+    }
+  }
+
   private async rebuild(reason: string, attempt: number, deadHop?: number, done?: Extract<ClientEvent, { event: 'reconnecting' }>['replaced']): Promise<void> {
     if (this.closing || !this.udp || !this.tun) return;
     const udp = this.udp;
@@ -487,6 +502,7 @@ export class ClientDaemon {
         this.address = built.ipv4;
         this.prefixLen = built.prefixLen;
       }
+      this.adoptExitDns(built.dns);
       this.wireCircuit(circuit);
       this.reconnects++;
       this.state = 'up';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -33,7 +33,7 @@ interface TestRelay {
 }
 
 /** A relay on `host` (an exit with `pool`) that drops everything while `muted`. */
-async function relay(host: string, pool?: string, exitFlag?: boolean): Promise<TestRelay> {
+async function relay(host: string, pool?: string, exitFlag?: boolean, dns?: string): Promise<TestRelay> {
   const key = generateKeyPair();
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, host, () => r()));
@@ -47,7 +47,7 @@ async function relay(host: string, pool?: string, exitFlag?: boolean): Promise<T
       send: (to, p) => {
         if (!t.muted) sock.send(p, to.port, to.host);
       },
-      ...(pool ? { exit: { write: (ps: Buffer[]) => written.push(...ps), policy: parseExitPolicy(['accept 198.18.0.0/15:*', 'reject *:*']), pool } } : {}),
+      ...(pool ? { exit: { write: (ps: Buffer[]) => written.push(...ps), policy: parseExitPolicy(['accept 198.18.0.0/15:*', 'reject *:*']), pool, ...(dns ? { dns } : {}) } } : {}),
     }),
     written,
     muted: false,
@@ -112,8 +112,10 @@ function udp(src: string, dst: string, payload: string): Buffer {
 test('a dead entry, then a dead exit, are replaced from the relay list; kill switch, routes and address follow', async () => {
   const a = await relay('127.0.0.1');
   const b = await relay('127.0.0.2');
-  const x = await relay('127.0.0.3', '198.19.7.0/24', true);
-  const y = await relay('127.0.0.4', '198.19.9.0/24', true);
+  const x = await relay('127.0.0.3', '198.19.7.0/24', true, '198.19.7.1');
+  const y = await relay('127.0.0.4', '198.19.9.0/24', true, '198.19.9.1');
+  const resolvConf = join(dir, 'resolv.conf');
+  writeFileSync(resolvConf, 'nameserver 10.255.255.53\n');
   const sys = system('tvpn8');
   const events: ClientEvent[] = [];
   let tun: MemoryTun | undefined;
@@ -123,8 +125,8 @@ test('a dead entry, then a dead exit, are replaced from the relay list; kill swi
     tunName: 'tvpn8',
     controlPath: join(dir, 'ctl', 'client.sock'),
     stateDir: join(dir, 'state'),
-    dns: 'off',
-    resolvConf: join(dir, 'resolv.conf'),
+    dns: 'auto',
+    resolvConf,
     resolvConfExplicit: true,
     killSwitch: true,
     reconnect: true,
@@ -138,6 +140,7 @@ test('a dead entry, then a dead exit, are replaced from the relay list; kill swi
   try {
     const up = await client.connect();
     assert.equal(up.routes, 'exclude-entry');
+    assert.match(readFileSync(resolvConf, 'utf8'), /nameserver 198\.19\.7\.1\n$/, 'the first exit\'s resolver');
     const nft = (): string => sys.calls.filter((c) => c.startsWith('nft -f -')).at(-1) ?? '';
     assert.match(nft(), new RegExp(`ip daddr 127\\.0\\.0\\.1 udp dport ${a.spec.endpoint.port} accept`));
     assert.match(nft(), /arp daddr ip \{ 10\.9\.9\.1 \} accept/, 'ARP only for the gateway towards the entry');
@@ -170,10 +173,13 @@ test('a dead entry, then a dead exit, are replaced from the relay list; kill swi
     assert.deepEqual(client.status().path.map((p) => p.endpoint), [`127.0.0.2:${b.spec.endpoint.port}`, `127.0.0.4:${y.spec.endpoint.port}`]);
     assert.ok(sys.calls.includes(`ip addr add ${r2.address}/24 dev tvpn8`), 'the TUN is re-addressed');
     await until(() => y.written.length > 0, 'traffic at the new exit');
+    assert.match(readFileSync(resolvConf, 'utf8'), /nameserver 198\.19\.9\.1\n$/, 'the resolver follows the new exit');
+    assert.doesNotMatch(readFileSync(resolvConf, 'utf8'), /198\.19\.7\.1/);
   } finally {
     clearInterval(pump);
     await client.disconnect('test');
     await client.done;
+    assert.equal(readFileSync(resolvConf, 'utf8'), 'nameserver 10.255.255.53\n', 'the original resolver is back');
     for (const r of [a, b, x, y]) await r.close();
   }
 });
