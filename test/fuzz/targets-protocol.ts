@@ -22,6 +22,7 @@ import {
 import { createInit, finish, HandshakeError, makeResponder, respond, staticKeysFromSecret } from '../../protocol/handshake.js';
 import { HopSession } from '../../protocol/session.js';
 import { sealOne } from '../../protocol/onion.js';
+import { openResumeToken, RESUME_TOKEN_LEN, sealResumeToken } from '../../protocol/resume.js';
 import { decodePaymentControl, encodePaymentControl, MalformedPaymentError, PaymentCtrl, RECEIPT_OUTCOMES, type PaymentControl } from '../../protocol/payment.js';
 import { decodeDescriptor, encodeDescriptor, MalformedDescriptorError, signDescriptor, verifyDescriptor, type Descriptor } from '../../protocol/descriptor.js';
 import { AddressError, ipv4Dst, ipv4DstPort, ipv4Proto, ipv4Src, isIpv4Packet, parseCidr4, parseIpv4, tryParseIpv4 } from '../../protocol/ipv4.js';
@@ -66,6 +67,10 @@ const LOW_ORDER_POINTS = [
   'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
 ].map((h) => new Uint8Array(Buffer.from(h, 'hex')));
 
+const RESUME_KEY = new Uint8Array(32).fill(9);
+const SAMPLE_CLAIM = { ipv4: '198.19.0.2', expiresS: 2_000_000_000, nonce: new Uint8Array(8).fill(3) };
+const sampleToken = sealResumeToken(RESUME_KEY, SAMPLE_CLAIM);
+
 const controls: Control[] = [
   { ctype: Ctrl.EXTEND, endpoint: { host: '198.18.0.9', port: 5000 }, init: sampleInit.init },
   { ctype: Ctrl.EXTENDED, resp: sampleRespond.resp },
@@ -77,6 +82,8 @@ const controls: Control[] = [
   { ctype: Ctrl.REKEYED, resp: sampleRespond.resp },
   { ctype: Ctrl.TRUNCATE },
   { ctype: Ctrl.EXTEND_FAILED, reason: 3 },
+  { ctype: Ctrl.EXIT_RESUME, token: sealResumeToken(RESUME_KEY, SAMPLE_CLAIM) },
+  { ctype: Ctrl.RESUME_TOKEN, ttlS: 600, token: sealResumeToken(RESUME_KEY, SAMPLE_CLAIM) },
 ];
 export const controlSeeds: Uint8Array[] = controls.map(encodeControl);
 
@@ -184,6 +191,20 @@ export function protocolTargets(): FuzzTarget[] {
     run(b) {
       const r = finish(sampleInit.state, b, 0x01020304);
       if (!equalBytes(r.keys.forward, sampleRespond.keys.forward)) throw new FuzzFinding('finish accepted a RESP that yields other keys');
+    },
+  });
+
+  // What an exit does with a resumption token from a client (EXIT_RESUME body).
+  out.push({
+    name: 'protocol.resume.open',
+    parser: 'protocol/resume.ts openResumeToken',
+    arbitrary: fc.oneof({ weight: 1, arbitrary: randomBytes(RESUME_TOKEN_LEN + 8) }, { weight: 6, arbitrary: mutationsOf([sampleToken]) }),
+    allowedErrors: [],
+    run(b) {
+      const r = openResumeToken(RESUME_KEY, b, 1_000_000_000);
+      if (typeof r === 'string') return;
+      if (!equalBytes(b, sampleToken)) throw new FuzzFinding('openResumeToken accepted a token the exit never sealed');
+      if (r.ipv4 !== SAMPLE_CLAIM.ipv4 || r.expiresS !== SAMPLE_CLAIM.expiresS) throw new FuzzFinding('openResumeToken returned other fields than sealed');
     },
   });
 
