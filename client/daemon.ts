@@ -562,29 +562,22 @@ export class ClientDaemon {
    */
   private async withDirectRpc<T>(fn: () => Promise<T>): Promise<T> {
     const rpc = this.rpc;
-    let added: string[] | undefined;
+    let remove: (() => void) | undefined;
     // While the circuit is up the tunnel carries the calls; the detour is for when it is down.
     if (this.state !== 'up' && rpc?.route?.dev && rpc.route.type !== 'local' && rpc.route.dev !== 'lo' && rpc.route.dev !== this.opts.tunName) {
       try {
         if (this.routes.lookup(rpc.endpoint.host).dev === this.opts.tunName) {
-          added = [`${rpc.endpoint.host}/32`, ...(rpc.route.gateway ? ['via', rpc.route.gateway] : []), 'dev', rpc.route.dev];
-          this.run(['ip', 'route', 'replace', ...added]);
+          // Recorded in the route state: a kill -9 during the call leaves no host route behind.
+          remove = this.routes.addTemporary([`${rpc.endpoint.host}/32`, ...(rpc.route.gateway ? ['via', rpc.route.gateway] : []), 'dev', rpc.route.dev]);
         }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'no direct route to the chain RPC');
-        added = undefined;
       }
     }
     try {
       return await fn();
     } finally {
-      if (added) {
-        try {
-          this.run(['ip', 'route', 'del', ...added]);
-        } catch {
-          /* gone with its device */
-        }
-      }
+      remove?.();
     }
   }
 

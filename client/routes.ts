@@ -158,6 +158,23 @@ export class RouteManager {
     for (const r of this.added) this.run(['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', ...r.spec]);
   }
 
+  /**
+   * Adds an IPv4 route for a while (e.g. a host route to the chain RPC around the tunnel),
+   * recorded like the others so a crash leaves nothing behind (`recoverStale`). Returns the
+   * function that removes it again (idempotent, never throws). RouteError if `ip` refuses.
+   */
+  addTemporary(spec: string[]): () => void {
+    const r: AddedRoute = { family: 4, spec };
+    this.add(r);
+    return () => {
+      const i = this.added.indexOf(r);
+      if (i < 0) return;
+      this.added.splice(i, 1);
+      this.save();
+      this.del(r);
+    };
+  }
+
   /** Deletes every route this manager added, newest first (idempotent, never throws). */
   restore(): void {
     if (this.added.length === 0) return;

@@ -135,3 +135,20 @@ test('with an IPv6 default route, IPv6 is made unreachable while up (no leak aro
     ns.run(['ip', '-6', 'route', 'del', 'default']);
   }
 });
+
+test('a temporary host route around the tunnel is recorded: removed on demand, or by the next run after a crash', () => {
+  const before = routes();
+  const m = new RouteManager({ stateDir, log: silentLogger(), run: ns.run });
+  m.routeAllVia('tvt0', '198.18.77.11');
+  assert.equal(devFor('198.18.77.200'), 'tvt0');
+  const remove = m.addTemporary(['198.18.77.200/32', 'via', '198.18.50.1', 'dev', 'up0']);
+  assert.equal(devFor('198.18.77.200'), 'up0', 'the host is reached directly while the route exists');
+  remove();
+  remove(); // idempotent
+  assert.equal(devFor('198.18.77.200'), 'tvt0');
+  // A crash while the temporary route exists: the uplink route would outlive the TUN.
+  m.addTemporary(['198.18.77.201/32', 'via', '198.18.50.1', 'dev', 'up0']);
+  const next = new RouteManager({ stateDir, log: silentLogger(), run: ns.run });
+  assert.equal(next.recoverStale(), 33);
+  assert.equal(routes(), before);
+});
