@@ -181,17 +181,32 @@ program
   .option('--group <n>', 'validators per shard', '4')
   .option('--auditors <n>', 'auditor group size (also the beacon committee)', '4')
   .option('--accounts <n>', 'funded accounts', '8')
+  .option('--spares <n>', 'spare validator processes, registered by tx once the devnet is up (electable with --epoch-blocks)', '0')
+  .option('--epoch-blocks <n>', 're-elect committees every N beacon blocks (default: committees fixed at genesis)')
   .requiredOption('--dir <dir>', 'devnet directory')
-  .action(async (o: { shards: string; group: string; auditors: string; accounts: string; dir: string }) => {
+  .action(async (o: { shards: string; group: string; auditors: string; accounts: string; spares: string; epochBlocks?: string; dir: string }) => {
+    const spares = Number(o.spares);
+    if (!Number.isInteger(spares) || spares < 0 || spares > 64) throw new UsageError(`--spares: "${o.spares}" must be an integer 0..64`);
+    const epochBlocks = o.epochBlocks === undefined ? undefined : Number(o.epochBlocks);
+    if (epochBlocks !== undefined && (!Number.isInteger(epochBlocks) || epochBlocks < 2)) throw new UsageError(`--epoch-blocks: "${o.epochBlocks}" must be an integer ≥ 2`);
     const { Devnet } = await import('./devnet/devnet.js');
-    const d = await Devnet.create({ dir: resolve(o.dir), shards: Number(o.shards), group: Number(o.group), auditors: Number(o.auditors), accounts: Number(o.accounts) });
+    const d = await Devnet.create({
+      dir: resolve(o.dir),
+      shards: Number(o.shards),
+      group: Number(o.group),
+      auditors: Number(o.auditors),
+      accounts: Number(o.accounts),
+      ...(spares > 0 ? { spares } : {}),
+      ...(epochBlocks !== undefined ? { election: { epochBlocks } } : {}),
+    });
     const stopAll = (): void => {
       void d.stop().then(() => process.exit(0));
     };
     process.once('SIGINT', stopAll);
     process.once('SIGTERM', stopAll);
     await d.start();
-    out(Boolean(program.opts<GlobalOpts>().json), { event: 'devnet-started', dir: d.dir, rpc: d.rpcUrls(), pids: d.pids(), accounts: d.accounts.map((a) => a.address) }, `devnet up: ${d.nodes.length} nodes\n${d.nodes.map((n) => `  ${n.index} ${n.role.padEnd(18)} ${n.rpc} pid ${n.pid}`).join('\n')}`);
+    const registered = spares > 0 ? await d.registerSpares() : [];
+    out(Boolean(program.opts<GlobalOpts>().json), { event: 'devnet-started', spareRegisterTxs: registered, dir: d.dir, rpc: d.rpcUrls(), pids: d.pids(), accounts: d.accounts.map((a) => a.address) }, `devnet up: ${d.nodes.length} nodes\n${d.nodes.map((n) => `  ${n.index} ${n.role.padEnd(18)} ${n.rpc} pid ${n.pid}`).join('\n')}`);
     await new Promise<void>(() => {});
   });
 
