@@ -15,6 +15,7 @@ import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.
 import { writeKeyFile, type KeyPair } from '../../chain/node/keys.js';
 import { execFile } from 'node:child_process';
 import { distBin } from '../../common/paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -27,19 +28,6 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 interface Status {
   chains: Array<{ chain: string; height: number; finalHeight: number }>;
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch {
-      // node not answering yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 async function finalOf(url: string, chain: string): Promise<number> {

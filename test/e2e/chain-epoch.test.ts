@@ -15,6 +15,10 @@ import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
 import { signTx, UNIT } from '../../chain/state/index.js';
+import { waitFor as waitForDefault } from '../helpers/wait.js';
+
+/** This file's nodes need longer: every wait defaults to 90_000 ms. */
+const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitForDefault(what, cond, timeoutMs);
 
 const L = 10;
 
@@ -35,19 +39,6 @@ interface BlockView {
   qc: { votes: Array<{ signer: string }> };
   audit: { signers: string[] } | null;
   justify: { view: number; blockHash: string };
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch {
-      // node not answering yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const shardOf = async (url: string): Promise<Status['chains'][number]> => (await rpcCall<Status>(url, 'chain_status')).chains.find((c) => c.chain === 'shard-0')!;

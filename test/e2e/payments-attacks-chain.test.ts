@@ -30,23 +30,11 @@ import { ClientChain, seedSigner } from '../../client/payments/chain.js';
 import { receiptSigner } from '../../protocol/payment-keys.js';
 import { RpcChainPort } from '../../relay/payments/chain-port.js';
 import { ChainRpcError, TxFailedError } from '../../relay/payments/chain-rpc.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FEE = UNIT / 100n;
 const BURN = 10n;
 const SHARD = 'shard-0';
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch {
-      // node busy
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface Snapshot {
   payer: bigint;

@@ -31,23 +31,11 @@ import { ManualClock } from '../../common/clock.js';
 import { generateX25519 } from '../../protocol/x25519.js';
 import { MiB } from '../../protocol/payment-price.js';
 import { FakeNet, flush, udpPacket } from '../unit/relay/fake-net.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FEE = UNIT / 100n; // devnet minFee
 const PRICE = 1000n * UNIT; // per GiB: a few MiB of traffic are worth claiming
 const BURN_PERCENT = 10n;
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch {
-      // node busy or not answering yet
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function balance(url: string, addr: string): Promise<bigint> {
   return BigInt((await rpcCall<{ balance: string }>(url, 'account_get', [addr])).balance);

@@ -24,3 +24,20 @@ export async function waitUntil<T>(
     await sleep(opts.intervalMs ?? 100);
   }
 }
+
+/**
+ * Polls `cond` every 250 ms until it resolves true; a throwing/rejecting `cond` counts as
+ * "not yet" (a node not answering yet). WaitTimeoutError naming `what` after `timeoutMs`.
+ */
+export async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      // not answering yet
+    }
+    if (Date.now() > end) throw new WaitTimeoutError(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
