@@ -49,14 +49,20 @@ function rawPublic(k: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32));
 }
 
+/**
+ * A fresh key pair. Raw bytes come out through DER, never JWK: on Node 20, a JWK export of a
+ * key made by generateKeyPair(Sync) holds the key's mutex while allocating, and a GC that
+ * finalizes the generating job then locks that same mutex — the thread deadlocks (seen in
+ * CI and reproduced in a loop; the DER exports do not allocate on the JS heap under it).
+ */
 export function generateX25519(): X25519KeyPair {
   const { privateKey } = generateKeyPairSync('x25519');
-  const jwk = privateKey.export({ format: 'jwk' });
-  return {
-    secretKey: new Uint8Array(Buffer.from(jwk.d!, 'base64url')),
-    publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')),
-    keyObject: privateKey,
-  };
+  return { secretKey: rawSecret(privateKey), publicKey: rawPublic(createPublicKey(privateKey)), keyObject: privateKey };
+}
+
+function rawSecret(k: KeyObject): Uint8Array {
+  const der = k.export({ format: 'der', type: 'pkcs8' });
+  return new Uint8Array(der.subarray(der.length - 32));
 }
 
 /** Public key of a raw secret. */

@@ -61,8 +61,8 @@ export function ed25519Sign(seed: Uint8Array, msg: Uint8Array): Uint8Array {
 }
 
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
-  const jwk = createPublicKey(privateKeyObject(seed)).export({ format: 'jwk' });
-  return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
+  const spki = createPublicKey(privateKeyObject(seed)).export({ format: 'der', type: 'spki' }); // DER, not JWK: see protocol/x25519.ts
+  return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 /** A signing key: the 32-byte seed and its address (hex public key). */

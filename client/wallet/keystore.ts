@@ -90,7 +90,9 @@ const HEX_RE = /^[0-9a-f]*$/;
 /** Generates a fresh Ed25519 key, encrypts it under `password`, writes `path`. Returns the address. */
 export async function createWallet(path: string, password: string, opts: CreateWalletOptions = {}): Promise<string> {
   const { privateKey } = generateKeyPairSync('ed25519');
-  const seed = new Uint8Array(Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
+  // DER, not JWK: a JWK export of a freshly generated key can deadlock Node 20 (protocol/x25519.ts).
+  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+  const seed = new Uint8Array(der.subarray(der.length - 32));
   try {
     return await writeNewWallet(path, seed, password, opts);
   } finally {
@@ -330,9 +332,8 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
 }
 
 function publicKeyBytes(priv: KeyObject): Uint8Array {
-  const x = createPublicKey(priv).export({ format: 'jwk' }).x;
-  if (x === undefined) throw new Error('ed25519: no public key');
-  return new Uint8Array(Buffer.from(x, 'base64url'));
+  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' }); // DER, not JWK: see protocol/x25519.ts
+  return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 function toHex(b: Uint8Array): string {

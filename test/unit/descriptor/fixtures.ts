@@ -10,9 +10,9 @@ export interface TestKey {
 
 export function newKey(): TestKey {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const x = publicKey.export({ format: 'jwk' }).x ?? '';
+  const spki = publicKey.export({ format: 'der', type: 'spki' }); // not JWK: see protocol/x25519.ts generateX25519
   return {
-    address: Buffer.from(x, 'base64url').toString('hex'),
+    address: spki.subarray(spki.length - 32).toString('hex'),
     sign: (msg) => new Uint8Array(nodeSign(null, msg, privateKey)),
     privateKey,
   };

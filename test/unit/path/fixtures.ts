@@ -31,7 +31,8 @@ interface Keyed {
 
 function newKey(): Keyed {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { address: Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex'), key: privateKey };
+  const spki = publicKey.export({ format: 'der', type: 'spki' }); // not JWK: see protocol/x25519.ts generateX25519
+  return { address: spki.subarray(spki.length - 32).toString('hex'), key: privateKey };
 }
 
 const keys = new Map<string, Keyed>();

@@ -1,0 +1,44 @@
+/**
+ * Applying a committed block of one chain: the block is executed on the committed state (or
+ * the result this node already computed for it is reused) and must reproduce the payload's
+ * state and receipts roots; an auditor re-checks every tx signature first (except for synced
+ * blocks, which carry their own audit certificates). Two validators per height announce the
+ * commit to every node outside the validator group.
+ */
+import type { Block, QC } from '../consensus/types.js';
+import { applyBlock } from '../state/apply.js';
+import type { BlockResult, ChainState } from '../state/types.js';
+import type { ExtCommitProof } from './commit-proof.js';
+import type { GroupAt } from './epochs.js';
+import { decodePayload, type PayloadV1 } from './payload.js';
+import { hashOf, type ExecEntry, type RuntimeHost } from './runtime-types.js';
+
+/** The payload and execution result of committed `block` on `state`, or undefined (logged) if refused. */
+export function executeCommitted(host: RuntimeHost, chain: string, state: ChainState, block: Block, known: ExecEntry | undefined, checkSignatures: boolean): { payload: PayloadV1; result: BlockResult } | undefined {
+  const payload = known && known.height === block.height ? known.payload : decodePayload(block.payload);
+  if (checkSignatures) {
+    // Auditing re-checks everything the validators checked: every tx signature (once per node).
+    for (const stx of payload.body.txs) {
+      if (!host.verifyTx(stx, hashOf(stx))) {
+        host.log.error({ chain, height: block.height }, 'audit: committed block carries a bad tx signature; not signing');
+        return undefined;
+      }
+    }
+  }
+  let result = known?.result;
+  if (!result || result.state.height !== block.height) result = applyBlock(state, payload.body, host.params);
+  if (result.stateRoot !== payload.stateRoot || result.receiptsRoot !== payload.receiptsRoot) {
+    host.log.error({ chain, height: block.height }, 'execution does not match the committed roots: block refused');
+    return undefined;
+  }
+  return { payload, result };
+}
+
+/** Announces a block our core committed to everyone outside its validator group (two senders per height for redundancy). */
+export function announceCommit(host: RuntimeHost, chain: string, g: GroupAt, block: Block, qc: QC, proof: ExtCommitProof): void {
+  const n = g.validators.length;
+  const i = g.validators.indexOf(host.self);
+  if (i === block.height % n || i === (block.height + 1) % n) {
+    host.net.multicast(host.allNodes.filter((a) => !g.validators.includes(a)), { k: 'commit', c: chain, body: { block, qc, proof } });
+  }
+}
