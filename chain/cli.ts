@@ -106,17 +106,26 @@ program
   .option('--p2p <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/0')
   .option('--rpc-port <port>', 'JSON-RPC port', '8645')
   .option('--rpc-host <host>', 'JSON-RPC bind address', '127.0.0.1')
-  .action((o: { dir: string; genesis: string; p2p: string; rpcPort: string; rpcHost: string }) => {
+  .option('--bootstrap <multiaddr...>', 'peers to dial besides the genesis directory (/ip4/…/tcp/<port>/p2p/<peer id>; a node outside the directory joins through them)')
+  .action(async (o: { dir: string; genesis: string; p2p: string; rpcPort: string; rpcHost: string; bootstrap?: string[] }) => {
     const dir = resolve(o.dir);
     mkdirSync(dir, { recursive: true });
     const keyFile = join(dir, 'key.json');
     if (existsSync(keyFile)) throw new UsageError(`${keyFile} exists; refusing to overwrite a key`);
     readGenesis(resolve(o.genesis));
-    const kp = generateKeyPair();
-    writeKeyFile(keyFile, kp);
     const port = Number(o.rpcPort);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('bad --rpc-port');
-    writeNodeConfig(join(dir, 'config.json'), { dataDir: '.', keyFile: 'key.json', genesisFile: resolve(o.genesis), p2pListen: o.p2p, rpcHost: o.rpcHost, rpcPort: port });
+    const { parseP2pMultiaddr } = await import('./node/peer-book.js');
+    for (const b of o.bootstrap ?? []) {
+      try {
+        parseP2pMultiaddr(b);
+      } catch (e) {
+        throw new UsageError(`--bootstrap ${b}: ${(e as Error).message}`);
+      }
+    }
+    const kp = generateKeyPair();
+    writeKeyFile(keyFile, kp);
+    writeNodeConfig(join(dir, 'config.json'), { dataDir: '.', keyFile: 'key.json', genesisFile: resolve(o.genesis), p2pListen: o.p2p, rpcHost: o.rpcHost, rpcPort: port, ...(o.bootstrap && o.bootstrap.length > 0 ? { bootstrap: o.bootstrap } : {}) });
     out(Boolean(program.opts<GlobalOpts>().json), { address: kp.address, dir, config: join(dir, 'config.json') }, `address ${kp.address}\nconfig  ${join(dir, 'config.json')}`);
   });
 
@@ -182,11 +191,14 @@ program
   .option('--auditors <n>', 'auditor group size (also the beacon committee)', '4')
   .option('--accounts <n>', 'funded accounts', '8')
   .option('--spares <n>', 'spare validator processes, registered by tx once the devnet is up (electable with --epoch-blocks)', '0')
+  .option('--outsiders <n>', 'validator processes outside the genesis directory: bootstrap from node 0, register by tx with their p2p endpoint once synced (electable with --epoch-blocks)', '0')
   .option('--epoch-blocks <n>', 're-elect committees every N beacon blocks (default: committees fixed at genesis)')
   .requiredOption('--dir <dir>', 'devnet directory')
-  .action(async (o: { shards: string; group: string; auditors: string; accounts: string; spares: string; epochBlocks?: string; dir: string }) => {
+  .action(async (o: { shards: string; group: string; auditors: string; accounts: string; spares: string; outsiders: string; epochBlocks?: string; dir: string }) => {
     const spares = Number(o.spares);
     if (!Number.isInteger(spares) || spares < 0 || spares > 64) throw new UsageError(`--spares: "${o.spares}" must be an integer 0..64`);
+    const outsiders = Number(o.outsiders);
+    if (!Number.isInteger(outsiders) || outsiders < 0 || outsiders > 64) throw new UsageError(`--outsiders: "${o.outsiders}" must be an integer 0..64`);
     const epochBlocks = o.epochBlocks === undefined ? undefined : Number(o.epochBlocks);
     if (epochBlocks !== undefined && (!Number.isInteger(epochBlocks) || epochBlocks < 2)) throw new UsageError(`--epoch-blocks: "${o.epochBlocks}" must be an integer ≥ 2`);
     const { Devnet } = await import('./devnet/devnet.js');
@@ -197,6 +209,7 @@ program
       auditors: Number(o.auditors),
       accounts: Number(o.accounts),
       ...(spares > 0 ? { spares } : {}),
+      ...(outsiders > 0 ? { outsiders } : {}),
       ...(epochBlocks !== undefined ? { election: { epochBlocks } } : {}),
     });
     const stopAll = (): void => {
@@ -206,7 +219,8 @@ program
     process.once('SIGTERM', stopAll);
     await d.start();
     const registered = spares > 0 ? await d.registerSpares() : [];
-    out(Boolean(program.opts<GlobalOpts>().json), { event: 'devnet-started', spareRegisterTxs: registered, dir: d.dir, rpc: d.rpcUrls(), pids: d.pids(), accounts: d.accounts.map((a) => a.address) }, `devnet up: ${d.nodes.length} nodes\n${d.nodes.map((n) => `  ${n.index} ${n.role.padEnd(18)} ${n.rpc} pid ${n.pid}`).join('\n')}`);
+    const outsiderTxs = outsiders > 0 ? await d.registerOutsiders() : [];
+    out(Boolean(program.opts<GlobalOpts>().json), { event: 'devnet-started', spareRegisterTxs: registered, ...(outsiders > 0 ? { outsiderRegisterTxs: outsiderTxs } : {}), dir: d.dir, rpc: d.rpcUrls(), pids: d.pids(), accounts: d.accounts.map((a) => a.address) }, `devnet up: ${d.nodes.length} nodes\n${d.nodes.map((n) => `  ${n.index} ${n.role.padEnd(18)} ${n.rpc} pid ${n.pid}`).join('\n')}`);
     await new Promise<void>(() => {});
   });
 

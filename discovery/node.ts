@@ -7,6 +7,7 @@
  * start and redialed while not connected.
  */
 import '../chain/node/shims.js';
+import '../chain/node/yamux-window.js';
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -10,6 +10,11 @@
  *   d.accounts;                 // funded KeyPairs (devnet only: seeds on disk)
  *   await d.kill(0); await d.startNode(0);
  *   await d.stop();
+ *
+ * Outsiders (`outsiders: n`) are node processes outside the genesis node directory: their
+ * config lists node 0 as a bootstrap peer; `registerOutsiders()` registers them by tx (p2p
+ * endpoint + RPC URL) once they have synced, after which every node learns their address from
+ * the beacon registry and the next election can seat them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,9 +24,11 @@ import { createInterface } from 'node:readline';
 import { distBin } from '../../common/paths.js';
 import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
 import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
-import { makeDevnetGenesis, spareRegisterTx } from './genesis.js';
+import { makeDevnetGenesis, outsiderRegisterTx, spareRegisterTx, SPARE_DEPOSIT } from './genesis.js';
 import { readGenesis } from '../node/config.js';
+import { p2pEndpointFor } from '../node/peer-book.js';
 import { rpcCall } from '../node/rpc-client.js';
+import { homeChain } from '../state/index.js';
 
 export class DevnetError extends Error {
   override name = 'DevnetError';
@@ -63,6 +70,14 @@ export interface DevnetOptions {
   readonly wrapFor?: (index: number) => readonly string[];
   /** Extra environment of node i's process (e.g. chain/node/test-hooks.ts variables in tests). */
   readonly envFor?: (index: number) => Readonly<Record<string, string>>;
+  /**
+   * Outsider validator processes (nodes after the directory, role 'outsider validator'): not in
+   * the genesis node directory, bootstrap from node 0, funded at genesis with `outsiderStake`
+   * (+ 1000 TOP); `registerOutsiders()` registers them by tx with their p2p endpoint.
+   */
+  readonly outsiders?: number;
+  /** Deposit (base units) each outsider registers with. Default the devnet validator minimum. */
+  readonly outsiderStake?: bigint;
 }
 
 export interface DevnetNode {
@@ -81,6 +96,8 @@ interface DevnetManifest {
   nodes: Array<{ index: number; address: string; role: string; rpc: string; dir: string }>;
   /** Node key seeds of the spare validators (devnet only), to sign their `register` txs. */
   spareSeeds?: string[];
+  /** Outsiders (devnet only): key seed, p2p listen multiaddr and deposit (decimal string) per outsider. */
+  outsiders?: Array<{ seed: string; p2p: string; stake: string }>;
   accounts: Array<{ address: string; seed: string }>;
 }
 
@@ -108,6 +125,7 @@ export class Devnet {
   readonly chainId: string;
   readonly shards: number;
   private readonly spareSeeds: readonly string[];
+  private readonly outsiders: NonNullable<DevnetManifest['outsiders']>;
   private readonly logLevel: string;
   private readonly startTimeoutMs: number;
   private readonly execArgv: readonly string[];
@@ -126,6 +144,7 @@ export class Devnet {
     this.nodes = manifest.nodes.map((n) => ({ ...n, pid: null, proc: null }));
     this.accounts = manifest.accounts.map((a) => keyPairFromSeed(a.seed));
     this.spareSeeds = manifest.spareSeeds ?? [];
+    this.outsiders = manifest.outsiders ?? [];
     this.logLevel = opts.logLevel ?? 'info';
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.execArgv = opts.execArgv ?? (process.env.TOPCHAIN_NODE_ARGS ? process.env.TOPCHAIN_NODE_ARGS.split(' ').filter(Boolean) : []);
@@ -140,9 +159,11 @@ export class Devnet {
     const shards = opts.shards ?? 2;
     const group = opts.group ?? 4;
     const auditors = opts.auditors ?? group;
-    const total = shards * group + auditors + (opts.spares ?? 0);
+    const outsiders = opts.outsiders ?? 0;
+    const total = shards * group + auditors + (opts.spares ?? 0) + outsiders;
     const basePort = opts.basePort ?? (await findBasePort(2 * total));
-    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
+    const outsiderStake = opts.outsiderStake ?? SPARE_DEPOSIT;
+    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), ...(outsiders > 0 ? { outsiders, outsiderStake } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
     mkdirSync(opts.dir, { recursive: true });
     writeGenesis(join(opts.dir, 'genesis.json'), dk.genesis);
     const nodes: DevnetManifest['nodes'] = [];
@@ -161,8 +182,21 @@ export class Devnet {
       });
       nodes.push({ index: i, address: k.address, role: dk.roles[i]!, rpc: dk.genesis.nodes[i]!.rpc, dir: nd });
     });
+    const bootstrap = [p2pEndpointFor(dk.genesis.nodes[0]!.p2p, dk.genesis.nodes[0]!.address)];
+    const outsiderList: NonNullable<DevnetManifest['outsiders']> = [];
+    dk.outsiderKeys.forEach((k, j) => {
+      const i = dk.nodeKeys.length + j;
+      const host = opts.hosts?.[i] ?? opts.host ?? '127.0.0.1';
+      const nd = join(opts.dir, `node-${i}`);
+      const p2p = `/ip4/${host}/tcp/${dk.outsiderPorts[j]!.p2p}`;
+      mkdirSync(nd, { recursive: true });
+      writeKeyFile(join(nd, 'key.json'), k);
+      writeNodeConfig(join(nd, 'config.json'), { dataDir: '.', keyFile: 'key.json', genesisFile: '../genesis.json', p2pListen: p2p, rpcHost: host, rpcPort: dk.outsiderPorts[j]!.rpc, bootstrap, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) });
+      nodes.push({ index: i, address: k.address, role: 'outsider validator', rpc: `http://${host}:${dk.outsiderPorts[j]!.rpc}`, dir: nd });
+      outsiderList.push({ seed: k.seedHex, p2p, stake: outsiderStake.toString() });
+    });
     const spareSeeds = dk.nodeKeys.filter((_, i) => dk.roles[i] === 'spare validator').map((k) => k.seedHex);
-    const manifest: DevnetManifest = { chainId: dk.genesis.chainId, shards, nodes, accounts: dk.accounts.map((a) => ({ address: a.address, seed: a.seedHex })), ...(spareSeeds.length > 0 ? { spareSeeds } : {}) };
+    const manifest: DevnetManifest = { chainId: dk.genesis.chainId, shards, nodes, accounts: dk.accounts.map((a) => ({ address: a.address, seed: a.seedHex })), ...(spareSeeds.length > 0 ? { spareSeeds } : {}), ...(outsiderList.length > 0 ? { outsiders: outsiderList } : {}) };
     writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     return new Devnet(opts.dir, manifest, opts);
   }
@@ -179,6 +213,36 @@ export class Devnet {
       const n = this.nodes.find((x) => x.address === key.address);
       if (!n) throw new DevnetError('spare key without a node');
       out.push(await rpcCall<string>(n.rpc, 'tx_submit', [spareRegisterTx(genesis, key)]));
+    }
+    return out;
+  }
+
+  /**
+   * Registers every outsider on chain once it has synced (its beacon and home shard heights
+   * reached node 0's at the time of the call; `timeoutMs`, default 60 s): each sends a `register`
+   * tx (validator role, its devnet stake, endpoints = p2p multiaddr with /p2p/<peer id> and RPC
+   * URL) from its own genesis-funded account through its own RPC. Returns the tx hashes.
+   */
+  async registerOutsiders(timeoutMs = 60_000): Promise<string[]> {
+    const genesis = readGenesis(join(this.dir, 'genesis.json'));
+    type Status = { chains: Array<{ chain: string; height: number }> };
+    const heightOf = (s: Status, chain: string): number => s.chains.find((c) => c.chain === chain)?.height ?? 0;
+    const out: string[] = [];
+    for (const o of this.outsiders) {
+      const key = keyPairFromSeed(o.seed);
+      const n = this.nodes.find((x) => x.address === key.address);
+      if (!n) throw new DevnetError('outsider key without a node');
+      const home = homeChain(key.address, this.shards);
+      const ref = await rpcCall<Status>(this.nodes[0]!.rpc, 'chain_status');
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const mine = await rpcCall<Status>(n.rpc, 'chain_status').catch(() => undefined);
+        if (mine && heightOf(mine, 'beacon') >= heightOf(ref, 'beacon') && heightOf(mine, home) >= heightOf(ref, home)) break;
+        if (Date.now() > end) throw new DevnetError(`outsider ${n.index} did not sync within ${timeoutMs} ms (see ${join(n.dir, 'node.log')})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const acct = await rpcCall<{ nonce: number }>(n.rpc, 'account_get', [key.address]);
+      out.push(await rpcCall<string>(n.rpc, 'tx_submit', [outsiderRegisterTx(genesis, key, o.p2p, n.rpc, BigInt(o.stake), acct.nonce)]));
     }
     return out;
   }

@@ -7,6 +7,7 @@
 import { DEVNET_PARAMS, UNIT, homeChain, homeShard, signTx, type SignedTx, type Tx } from '../state/index.js';
 import type { GenesisFile, GroupSpec } from '../node/config.js';
 import { generateKeyPair, type KeyPair } from '../node/keys.js';
+import { p2pEndpointFor } from '../node/peer-book.js';
 
 export interface DevnetLayout {
   readonly shards: number;
@@ -34,6 +35,14 @@ export interface DevnetLayout {
   readonly spares?: number;
   /** Per-epoch committee re-election (GenesisFile.election); absent: committees fixed at genesis. */
   readonly election?: GenesisFile['election'];
+  /**
+   * Outsider validator nodes: NOT in the node directory; funded at genesis with `outsiderStake`
+   * plus `nodeFundTop`; they join through bootstrap peers and register by tx with a p2p
+   * endpoint (`outsiderRegisterTx`). Their ports follow the directory nodes'. Default 0.
+   */
+  readonly outsiders?: number;
+  /** Deposit (base units) an outsider registers with. Default the validator minimum. */
+  readonly outsiderStake?: bigint;
 }
 
 export interface DevnetKeys {
@@ -45,24 +54,41 @@ export interface DevnetKeys {
   readonly accounts: KeyPair[];
   /** p2p port and rpc port of node i: basePort + 2i, basePort + 2i + 1 */
   readonly ports: Array<{ p2p: number; rpc: number }>;
+  /** Outsider keys and ports (outsider j: ports of index directory size + j); not in genesis.nodes. */
+  readonly outsiderKeys: KeyPair[];
+  readonly outsiderPorts: Array<{ p2p: number; rpc: number }>;
 }
 
 /** Deposit a spare validator registers with: the devnet's validator minimum. */
 export const SPARE_DEPOSIT = DEVNET_PARAMS.minDeposit.validator;
 
-/** The `register` tx a spare validator sends (validator role, its own key as consensus key, its directory endpoints). */
-export function spareRegisterTx(g: GenesisFile, key: KeyPair, nonce = 0): SignedTx {
-  const dirEntry = g.nodes.find((n) => n.address === key.address);
-  if (!dirEntry) throw new RangeError('not a directory node');
+/** A validator `register` tx with the node's own key as consensus key (home shard, minimum fee). */
+export function validatorRegisterTx(g: GenesisFile, key: KeyPair, endpoints: readonly string[], deposit: bigint, nonce = 0): SignedTx {
   const tx: Tx = {
     chainId: g.chainId,
     chain: homeChain(key.address, g.shards) as Tx['chain'],
     from: key.address,
     nonce,
     fee: UNIT / 100n,
-    op: { type: 'register', role: 'validator', consensusKey: key.address, onionKey: null, endpoints: [dirEntry.p2p, dirEntry.rpc], pricePerGiB: 0n, region: 'local', deposit: SPARE_DEPOSIT },
+    op: { type: 'register', role: 'validator', consensusKey: key.address, onionKey: null, endpoints: [...endpoints], pricePerGiB: 0n, region: 'local', deposit },
   };
   return signTx(tx, Buffer.from(key.seedHex, 'hex'));
+}
+
+/** The `register` tx a spare validator sends (validator role, its own key as consensus key, its directory endpoints). */
+export function spareRegisterTx(g: GenesisFile, key: KeyPair, nonce = 0): SignedTx {
+  const dirEntry = g.nodes.find((n) => n.address === key.address);
+  if (!dirEntry) throw new RangeError('not a directory node');
+  return validatorRegisterTx(g, key, [dirEntry.p2p, dirEntry.rpc], SPARE_DEPOSIT, nonce);
+}
+
+/**
+ * The `register` tx an outsider sends: its p2p endpoint (listen multiaddr + /p2p/<peer id of its
+ * key>, peer-book.ts) and RPC URL, and `deposit`.
+ */
+export function outsiderRegisterTx(g: GenesisFile, key: KeyPair, p2pListen: string, rpcUrl: string, deposit: bigint, nonce = 0): SignedTx {
+  if (g.nodes.some((n) => n.address === key.address)) throw new RangeError('a directory node is not an outsider');
+  return validatorRegisterTx(g, key, [p2pEndpointFor(p2pListen, key.address), rpcUrl], deposit, nonce);
 }
 
 export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
@@ -72,6 +98,9 @@ export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
   const total = l.shards * l.group + l.auditors + spares;
   const nodeKeys = Array.from({ length: total }, () => generateKeyPair());
   const ports = nodeKeys.map((_, i) => ({ p2p: l.basePort + 2 * i, rpc: l.basePort + 2 * i + 1 }));
+  const outsiderKeys = Array.from({ length: l.outsiders ?? 0 }, () => generateKeyPair());
+  const outsiderPorts = outsiderKeys.map((_, j) => ({ p2p: l.basePort + 2 * (total + j), rpc: l.basePort + 2 * (total + j) + 1 }));
+  const outsiderFund = (l.nodeFundTop ?? 1_000n) * UNIT + (l.outsiderStake ?? SPARE_DEPOSIT);
   const committees: Record<string, GroupSpec> = {};
   const auditorAddrs = nodeKeys.slice(l.shards * l.group, l.shards * l.group + l.auditors).map((k) => k.address);
   const roles: string[] = [];
@@ -104,11 +133,12 @@ export function makeDevnetGenesis(l: DevnetLayout): DevnetKeys {
       ...((l.nodeFundTop ?? 1_000n) > 0n || spares > 0
         ? nodeKeys.map((k, i) => ({ address: k.address, amount: ((l.nodeFundTop ?? 1_000n) * UNIT + (i >= total - spares ? SPARE_DEPOSIT : 0n)).toString() })).filter((a) => a.amount !== '0')
         : []),
+      ...outsiderKeys.map((k) => ({ address: k.address, amount: outsiderFund.toString() })),
     ],
     nodes: nodeKeys.map((k, i) => ({ address: k.address, p2p: `/ip4/${l.hosts?.[i] ?? host}/tcp/${ports[i]!.p2p}`, rpc: `http://${l.hosts?.[i] ?? host}:${ports[i]!.rpc}` })),
     committees,
     ...(l.timing ? { timing: l.timing } : {}),
     ...(l.election ? { election: l.election } : {}),
   };
-  return { genesis, nodeKeys, roles, accounts, ports };
+  return { genesis, nodeKeys, roles, accounts, ports, outsiderKeys, outsiderPorts };
 }

@@ -158,7 +158,7 @@ export class ChainRuntime {
       shardCount: () => this.state.shardCount,
       stopped: () => this.stopped,
       core: () => this.core,
-      periodRole: (h) => periodRole(this.groupAt(h), this.coreGroup),
+      periodRole: (h) => periodRole(this.groupAt(h), this.coreGroup, this.chain === 'beacon'),
       byzPayload: (p) => (this.byz ? this.byz.payload(p) : p),
       later: (ms, fn) => this.later(ms, fn),
       enqueueFn: (fn) => this.enqueueFn(fn),

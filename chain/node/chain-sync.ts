@@ -4,7 +4,16 @@
  * 32 records from tip+1, plus the audit certificates it misses above its final height; it also
  * polls every ~3 s (a restarted node knows nothing of the network's height). Synced blocks go
  * through the same commit (proof-checked against their height's group) as announced ones.
+ * A node that is behind by one or two heights while its tip still advances is only receiving
+ * announcements late (its queue is busy), not missing them: it asks only once its tip has not
+ * moved for STALL_MS, or when it is more than LAG_BLOCKS behind. For heights the asker already
+ * holds, a response carries only the audit certificate, never the block again.
  */
+
+/** Tip unchanged this long while behind: ask a peer. */
+export const STALL_MS = 1000;
+/** Behind by more than this many heights: ask at once. */
+export const LAG_BLOCKS = 2;
 import type { Certificate } from '../consensus/certificate.js';
 import type { Block, QC } from '../consensus/types.js';
 import type { ExtCommitProof } from './commit-proof.js';
@@ -18,7 +27,8 @@ export interface SyncRequest {
 }
 
 export interface SyncResponse {
-  records: Array<{ rec: BlockRecord; audit?: AuditRecord }>;
+  /** `rec` for heights ≥ the request's `from`; below it only `height` and `audit`. */
+  records: Array<{ rec?: BlockRecord; audit?: AuditRecord; height?: number }>;
   tip: number;
 }
 
@@ -46,14 +56,23 @@ export interface SyncContext {
 
 export class ChainSync {
   private lastSyncAt = 0;
+  /** Tip height when last seen moving, and when. */
+  private tipSeen = -1;
+  private tipMovedAt = 0;
 
   constructor(private readonly ctx: SyncContext) {}
 
   maybeSync(): void {
     const ctx = this.ctx;
     if (ctx.stopped()) return;
-    const behind = ctx.knownHeight() > ctx.height() || ctx.hasPending();
     const now = Date.now();
+    const height = ctx.height();
+    if (height !== this.tipSeen) {
+      this.tipSeen = height;
+      this.tipMovedAt = now;
+    }
+    const lag = Math.max(ctx.knownHeight() - height, ctx.hasPending() ? LAG_BLOCKS : 0);
+    const behind = lag > LAG_BLOCKS || (lag > 0 && now - this.tipMovedAt >= STALL_MS);
     // Also poll now and then: a node that restarted knows nothing of the network's height.
     if (!behind && now - this.lastSyncAt < 3000) return;
     if (now - this.lastSyncAt < 500) return;
@@ -75,10 +94,13 @@ export class ChainSync {
     const start = Math.max(1, Math.min(req.from, typeof req.auditFrom === 'number' ? req.auditFrom : req.from));
     const end = Math.min(ctx.height(), req.from + Math.min(64, Math.max(1, req.max)) - 1);
     for (let h = start; h <= end; h++) {
+      const audit = await ctx.auditOf(h);
+      if (h < req.from) {
+        if (audit) records.push({ height: h, audit }); // the asker holds the block: only its audit is useful
+        continue;
+      }
       const rec = await ctx.record(h);
       if (!rec) break;
-      const audit = await ctx.auditOf(h);
-      if (h < req.from && !audit) continue; // already-held block: only its audit is useful
       records.push(audit ? { rec, audit } : { rec });
     }
     const res: SyncResponse = { records, tip: ctx.height() };
@@ -90,10 +112,12 @@ export class ChainSync {
     const ctx = this.ctx;
     if (typeof m.tip === 'number') ctx.noteHeight(m.tip);
     ctx.enqueue(async () => {
-      for (const { rec, audit } of m.records) {
-        if (!rec?.block || !rec.proof) continue;
-        const h = rec.block.height;
-        if (h === ctx.height() + 1) {
+      for (const item of m.records) {
+        if (item === null || typeof item !== 'object') continue;
+        const { rec, audit, height } = item;
+        const h = rec?.block ? rec.block.height : height;
+        if (typeof h !== 'number') continue;
+        if (rec?.block && rec.proof && h === ctx.height() + 1) {
           if (!(await ctx.commit(rec.block, rec.qc, rec.proof))) break;
         }
         if (audit && h <= ctx.height()) {

@@ -3,7 +3,9 @@
  * - genesis.json (shared by all nodes): chain id, shard count, parameter overrides,
  *   allocations, the node directory (address, p2p multiaddr, RPC URL) and the committees
  *   (validators per chain, auditors per shard chain). Amounts are decimal strings.
- * - config.json (per node): where its data, key and genesis live, what it listens on.
+ * - config.json (per node): where its data, key and genesis live, what it listens on, and
+ *   optional bootstrap peers (full multiaddrs /…/tcp/<port>/p2p/<peer id>) that a node outside
+ *   the genesis directory dials besides the directory.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -53,6 +55,8 @@ export interface NodeConfig {
   readonly rpcHost: string;
   readonly rpcPort: number;
   readonly logLevel?: string;
+  /** Extra peers to dial at start: multiaddrs ending in /p2p/<peer id> (peer-book.ts). */
+  readonly bootstrap?: readonly string[];
 }
 
 function resolveIn(base: string, p: string): string {
@@ -73,6 +77,11 @@ export function readNodeConfig(path: string): NodeConfig {
   for (const k of ['dataDir', 'keyFile', 'genesisFile', 'rpcHost', 'logLevel'] as const) {
     if (j[k] !== undefined && typeof j[k] !== 'string') throw new ConfigError(`${path}: ${k} must be a string`);
   }
+  if (j.bootstrap !== undefined) {
+    if (!Array.isArray(j.bootstrap) || !j.bootstrap.every((b) => typeof b === 'string')) throw new ConfigError(`${path}: bootstrap must be a list of multiaddr strings`);
+    // Full parsing (peer id, Ed25519 identity) happens when the network starts (peer-book.ts).
+    for (const b of j.bootstrap) if (!/^\/[^\s]+\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(b)) throw new ConfigError(`${path}: bootstrap ${b.slice(0, 120)}: expected a multiaddr ending in /p2p/<peer id>`);
+  }
   const dataDir = resolveIn(base, j.dataDir ?? '.');
   return {
     dataDir,
@@ -82,6 +91,7 @@ export function readNodeConfig(path: string): NodeConfig {
     rpcHost: j.rpcHost ?? '127.0.0.1',
     rpcPort: j.rpcPort,
     ...(j.logLevel ? { logLevel: j.logLevel } : {}),
+    ...(j.bootstrap && j.bootstrap.length > 0 ? { bootstrap: [...j.bootstrap] } : {}),
   };
 }
 

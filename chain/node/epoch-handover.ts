@@ -2,7 +2,8 @@
  * Epoch handover pieces of a chain runtime (contract in chain/README.md, "Handover"):
  * - a run of epochs with the same validators is one consensus period; heights of the running
  *   core's period are `own`, heights above the period's last height are empty `tail` blocks
- *   (only serve the 3-chain, never applied), heights whose election is not final here `wait`;
+ *   (only serve the 3-chain, never applied), heights whose election is not final here `wait`
+ *   (shards) or are provisionally `own` (the beacon, which elects from its own blocks);
  * - consensus messages of a later period (views ≥ (periodStart+1)·VIEW_EPOCH_STRIDE) are held
  *   until that period's core starts here, then replayed in arrival order;
  * - the safety state is persisted per period (`cs/<chain>` for period 0, else `cs/<chain>/p<k>`);
@@ -51,9 +52,15 @@ export function safetyKey(chain: string, g: GroupAt): string {
   return g.periodStart === 0 ? `cs/${chain}` : `cs/${chain}/p${g.periodStart}`;
 }
 
-/** How a core of `coreGroup` treats a height whose group is `g` (undefined: election not final here). */
-export function periodRole(g: GroupAt | undefined, coreGroup: GroupAt | undefined): 'own' | 'tail' | 'wait' {
-  if (!g) return 'wait';
+/**
+ * How a core of `coreGroup` treats a height whose group is `g` (undefined: election not final
+ * here). A shard waits for the beacon's election. The beacon (`provisional`) cannot wait for its
+ * own election, which it commits only through the heights above it: an unknown height is built
+ * and voted as its own; if the election changes the committee, every node drops this core on
+ * committing the period's last height, before any such block can commit (epochs.ts).
+ */
+export function periodRole(g: GroupAt | undefined, coreGroup: GroupAt | undefined, provisional = false): 'own' | 'tail' | 'wait' {
+  if (!g) return provisional && coreGroup ? 'own' : 'wait';
   return coreGroup && samePeriod(g, coreGroup) ? 'own' : 'tail';
 }
 

@@ -3,15 +3,28 @@
  * Pure (no IO); the node feeds it the beacon's finalized blocks and persists its records.
  *
  * Contract (every node derives the same schedule from the finalized beacon chain only):
- * - Epoch length L (> 0 enables re-election). Shard height h ≥ 1 belongs to epoch
- *   k = ⌊(h−1)/L⌋. Epoch 0 runs the genesis committees.
- * - When the beacon finalizes height k·L (k ≥ 1), the beacon's election for epoch k is
- *   `electCommittees(beacon state after block k·L, electionSeed(qcSubjectHash(justify of block
- *   k·L), k), params, committees of epoch k−1)` over the nodes of the genesis directory
- *   (a node must be reachable to serve), adopted per group by `adoptElection`.
- * - Shard epoch k (heights k·L+1 … (k+1)·L) runs the committees of beacon epoch k. A shard
+ * - Epoch length L (> 0 enables re-election). A height h ≥ 1 of any chain (beacon or shard)
+ *   belongs to epoch k = ⌊(h−1)/L⌋. Epoch 0 runs the genesis committees.
+ * - When the beacon commits height k·L (k ≥ 1; beacon blocks are final on commit), the
+ *   election for epoch k is `electCommittees(beacon state after block k·L,
+ *   electionSeed(qcSubjectHash(justify of block k·L), k), params, committees of epoch k−1)`
+ *   over the nodes of the genesis directory and the registered nodes with a p2p endpoint bound
+ *   to their key (a node must be reachable to serve: `electableRegistry`), adopted per group by
+ *   `adoptElection` (the beacon committee included). It runs inside the
+ *   commit of block k·L (`CommitteeSchedule.electAt`; again from the stored block on replay),
+ *   so a node knows the groups of every height up to (k+1)·L as soon as it holds beacon k·L.
+ * - Shard epoch k (heights k·L+1 … (k+1)·L) runs the shard committees of epoch k. A shard
  *   that reaches height k·L+1 before its node has finalized beacon height k·L waits.
- * - The beacon committee stays the genesis one (its blocks carry the election).
+ * - Beacon epoch k (heights k·L+1 … (k+1)·L) runs the beacon committee of epoch k, elected from
+ *   the state after its own block k·L (active validator- and auditor-role electable nodes,
+ *   stake-weighted, ≤ ¼ rotated, size = the genesis beacon's: node.ts `paramsOf`; a node may sit
+ *   in the beacon and one shard group). The beacon cannot wait for that: its 3-chain commits k·L
+ *   only once k·L+1 and k·L+2 are certified. So its running core builds and votes heights whose
+ *   election is not known yet *provisionally* as its own (epoch-handover.ts `periodRole`): if the
+ *   election keeps the committee they are ordinary blocks of the period; if it changes it, every
+ *   node drops the old core on committing k·L (the period's last height; a core commits in
+ *   height order), so no provisional block is ever committed, and the new committee builds
+ *   k·L+1 on k·L.
  * - A run of epochs with the same validator group is one consensus *period*: one core instance
  *   whose views start at `firstViewOf(first epoch of the run)`, so views of different periods
  *   never collide (a member of two periods can never sign two votes for one (height, view)).
@@ -20,6 +33,7 @@ import { electCommittees, electionSeed, qcSubjectHash, type Committees, type Sha
 import type { ChainParams } from '../state/params.js';
 import type { ChainState } from '../state/types.js';
 import type { GroupSpec } from './config.js';
+import { p2pEndpointOf } from './peer-book.js';
 
 /** Views of the period starting in epoch k ≥ 1 begin at k × VIEW_EPOCH_STRIDE. */
 export const VIEW_EPOCH_STRIDE = 2 ** 32;
@@ -30,7 +44,7 @@ export class ScheduleError extends Error {
 
 /** The group that runs one height of one chain. */
 export interface GroupAt {
-  /** Epoch of the height (0 for the beacon and when re-election is off). */
+  /** Epoch of the height (0 when re-election is off). */
   readonly epoch: number;
   readonly validators: readonly string[];
   readonly auditors: readonly string[];
@@ -70,26 +84,35 @@ export function committeesFromGenesis(groups: Readonly<Record<string, GroupSpec>
 }
 
 /**
- * What a node adopts from an election: per shard, the elected validator (auditor) group unless
- * it is smaller than the previous one (too few eligible nodes), in which case the previous
- * group continues; the beacon committee is kept. Deterministic in (previous, elected).
+ * What a node adopts from an election, per group (each shard's validators, each shard's
+ * auditors, the beacon committee): the elected group unless it is smaller than the previous one
+ * (too few eligible nodes), in which case the previous group continues. An elected group with
+ * the previous group's members keeps the previous member order (the order is the leader order of
+ * a running period); a new group is sorted. Deterministic in (previous, elected).
  */
 export function adoptElection(previous: Committees, elected: Committees): Committees {
+  const pick = (prev: readonly string[], e: readonly string[] | undefined): string[] => (!e || e.length < prev.length || sameMembers(prev, e) ? [...prev] : [...e].sort());
   const shards = previous.shards.map((p): ShardCommittee => {
     const e = elected.shards.find((s) => s.shard === p.shard);
-    const validators = e && e.validators.length >= p.validators.length ? [...e.validators].sort() : [...p.validators];
-    const auditors = e && e.auditors.length >= p.auditors.length && !e.auditors.some((a) => validators.includes(a)) ? [...e.auditors].sort() : [...p.auditors];
+    const validators = pick(p.validators, e?.validators);
+    const auditors = e && !e.auditors.some((a) => validators.includes(a)) ? pick(p.auditors, e.auditors) : [...p.auditors];
     return { shard: p.shard, validators, auditors: auditors.filter((a) => !validators.includes(a)) };
   });
-  return { beacon: [...previous.beacon], shards };
+  return { beacon: pick(previous.beacon, elected.beacon), shards };
 }
 
-/** Registry view restricted to electable nodes: in the node directory, signing with their owner key. */
+/**
+ * Registry view restricted to electable nodes: nodes signing with their owner key (consensus
+ * key = owner) that every node can reach — in the genesis node directory, or registered with a
+ * well-formed p2p endpoint whose peer id is their consensus key's (peer-book.ts `p2pEndpointOf`;
+ * reachability is then learned from the registry itself). Status is filtered by the election.
+ */
 export function electableRegistry(beacon: Pick<ChainState, 'nodes' | 'votes'>, directory: ReadonlySet<string>): Pick<ChainState, 'nodes' | 'votes'> {
   const nodes: ChainState['nodes'] = {};
   for (const k of Object.keys(beacon.nodes).sort()) {
     const n = beacon.nodes[k]!;
-    if (directory.has(k) && n.consensusKey === k) nodes[k] = n;
+    if (n.consensusKey !== k) continue;
+    if (directory.has(k) || p2pEndpointOf(n).multiaddr !== undefined) nodes[k] = n;
   }
   return { nodes, votes: beacon.votes };
 }
@@ -110,7 +133,7 @@ export function electEpoch(
 /** Adopted committees per epoch (epoch 0 = genesis) and the height → group lookup. */
 export class CommitteeSchedule {
   private readonly byEpoch: Committees[];
-  /** `${shard}/${epoch}` → first epoch of the period containing it. */
+  /** `${chain}/${epoch}` → first epoch of the period containing it. */
   private readonly periodCache = new Map<string, number>();
 
   constructor(
@@ -146,26 +169,55 @@ export class CommitteeSchedule {
     return this.enabled && beaconHeight > 0 && beaconHeight % this.epochBlocks === 0;
   }
 
-  /** Group running `height` of `chain`, or undefined while its epoch's election is not known here. */
-  groupAt(chain: string, height: number): GroupAt | undefined {
-    if (chain === 'beacon') {
-      return { epoch: 0, validators: this.genesis.beacon, auditors: [], periodStart: 0, firstView: 1 };
-    }
-    const shard = Number(chain.slice('shard-'.length));
-    const epoch = epochOfHeight(height, this.epochBlocks);
-    const c = this.byEpoch[epoch]?.shards.find((s) => s.shard === shard);
-    if (!c) return undefined;
-    const start = this.periodStart(shard, epoch, c.validators);
-    return { epoch, validators: c.validators, auditors: c.auditors, periodStart: start, firstView: firstViewOf(start) };
+  /**
+   * The election due at committed beacon block `block` (registry `after` it), or undefined (not
+   * an election height, or already recorded here). Records it; the caller stores the returned
+   * committees as `ep/<epoch>` atomically with the block. Same result on every node, live or
+   * on replay: a function of the finalized beacon chain only.
+   */
+  electAt(
+    block: { readonly height: number; readonly justify: { readonly height: number; readonly view: number; readonly blockHash: string } },
+    after: Pick<ChainState, 'nodes' | 'votes'>,
+    params: ChainParams,
+    directory: ReadonlySet<string>,
+  ): { epoch: number; committees: Committees } | undefined {
+    if (!this.isElectionHeight(block.height)) return undefined;
+    const epoch = block.height / this.epochBlocks;
+    if (this.committees(epoch)) return undefined;
+    const prev = this.committees(epoch - 1);
+    if (!prev) throw new ScheduleError(`election ${epoch} before election ${epoch - 1}`);
+    const committees = electEpoch(after, block.justify, epoch, params, prev, directory);
+    this.set(epoch, committees);
+    return { epoch, committees };
   }
 
-  private periodStart(shard: number, epoch: number, validators: readonly string[]): number {
+  /** Group running `height` of `chain` ('beacon' or 'shard-<i>'), or undefined while its epoch's election is not known here. */
+  groupAt(chain: string, height: number): GroupAt | undefined {
+    const epoch = epochOfHeight(height, this.epochBlocks);
+    const c = this.byEpoch[epoch];
+    const validators = c && this.validatorsOf(c, chain);
+    if (!c || !validators) return undefined;
+    const auditors = chain === 'beacon' ? [] : this.shardOf(c, chain)!.auditors;
+    const start = this.periodStart(chain, epoch, validators);
+    return { epoch, validators, auditors, periodStart: start, firstView: firstViewOf(start) };
+  }
+
+  private shardOf(c: Committees, chain: string): ShardCommittee | undefined {
+    const shard = Number(chain.slice('shard-'.length));
+    return c.shards.find((s) => s.shard === shard);
+  }
+
+  private validatorsOf(c: Committees, chain: string): readonly string[] | undefined {
+    return chain === 'beacon' ? c.beacon : this.shardOf(c, chain)?.validators;
+  }
+
+  private periodStart(chain: string, epoch: number, validators: readonly string[]): number {
     if (epoch === 0) return 0;
-    const key = `${shard}/${epoch}`;
+    const key = `${chain}/${epoch}`;
     let start = this.periodCache.get(key);
     if (start === undefined) {
-      const prev = this.byEpoch[epoch - 1]!.shards.find((s) => s.shard === shard);
-      start = prev && sameMembers(prev.validators, validators) ? this.periodStart(shard, epoch - 1, prev.validators) : epoch;
+      const prev = this.validatorsOf(this.byEpoch[epoch - 1]!, chain);
+      start = prev && sameMembers(prev, validators) ? this.periodStart(chain, epoch - 1, prev) : epoch;
       this.periodCache.set(key, start);
     }
     return start;

@@ -35,6 +35,7 @@ export async function runNode(configPath: string): Promise<RunningNode> {
     address: key.address,
     listen: [cfg.p2pListen],
     peers: genesis.nodes.map((n) => ({ address: n.address, multiaddr: n.p2p })),
+    ...(cfg.bootstrap ? { bootstrap: cfg.bootstrap } : {}),
     log,
   });
   const store = new LevelStore(join(cfg.dataDir, 'db'));

@@ -1,10 +1,16 @@
 /**
  * The real network: libp2p over TCP with noise + yamux, identify and ping. Messages travel
  * on one long-lived outbound stream per peer (protocol /topchain/msg/1), framed as a 4-byte
- * big-endian length + wire JSON. Peer identity = the node's Ed25519 key, so the libp2p peer
+ * big-endian length + packed value (wire.ts packValue). Peer identity = the node's Ed25519 key, so the libp2p peer
  * id is derived from the node address and the sender of every frame is authenticated by noise.
+ * An address is dialed at the multiaddr its peer book gives (peer-book.ts: genesis directory,
+ * then the beacon registry's p2p endpoints, then config bootstrap peers); a peer that dialed us
+ * is answered over its connection even if the book does not know it. Peers not in the
+ * directory that fail to dial are retried with exponential backoff (≤ 10 s); directory peers
+ * every 0.5 s as before. An inbound connection resets a peer's backoff.
  */
 import './shims.js';
+import './yamux-window.js';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -17,24 +23,27 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Stream, Connection, PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import type { MessageHandler, NetMessage, Network } from './net.js';
-import { wireFromBytes, wireToBytes } from './wire.js';
+import { PeerBook, parseP2pMultiaddr, type PeerEntry } from './peer-book.js';
+import { packValue, unpackValue } from './wire.js';
+
+export type { PeerEntry } from './peer-book.js';
 
 export const MSG_PROTOCOL = '/topchain/msg/1';
 const MAX_FRAME = 64 * 1024 * 1024;
 const MAX_OUTBOX = 4096;
-
-export interface PeerEntry {
-  /** node address (hex Ed25519 public key) */
-  readonly address: string;
-  /** e.g. /ip4/127.0.0.1/tcp/31001 */
-  readonly multiaddr: string;
-}
+const DIRECTORY_REDIAL_MS = 500;
+const MAX_BACKOFF_MS = 10_000;
+/** Frames kept for a peer that is backing off (an unreachable registry endpoint must not hoard memory). */
+const BACKED_OFF_OUTBOX = 256;
 
 export interface Libp2pNetworkOptions {
   readonly seedHex: string;
   readonly address: string;
   readonly listen: readonly string[];
+  /** The genesis node directory (dialed at these addresses, always). */
   readonly peers: readonly PeerEntry[];
+  /** Bootstrap peers: full multiaddrs ending in /p2p/<peer id> (throws PeerBookError if malformed). */
+  readonly bootstrap?: readonly string[];
   readonly log: Logger;
 }
 
@@ -52,6 +61,8 @@ interface Outbound {
   dialing: boolean;
   queue: Uint8Array[];
   nextDialAt: number;
+  /** Dial failures since the last success (backoff of non-directory peers). */
+  failures: number;
 }
 
 /**
@@ -101,7 +112,7 @@ export class Libp2pNetwork implements Network {
   readonly self: string;
   private node?: Libp2p;
   private readonly handlers: MessageHandler[] = [];
-  private readonly peers = new Map<string, PeerEntry>();
+  readonly book: PeerBook;
   private readonly out = new Map<string, Outbound>();
   private redialTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -110,7 +121,19 @@ export class Libp2pNetwork implements Network {
 
   constructor(private readonly opts: Libp2pNetworkOptions) {
     this.self = opts.address;
-    for (const p of opts.peers) if (p.address !== opts.address) this.peers.set(p.address, p);
+    this.book = new PeerBook(opts.address, opts.peers, (opts.bootstrap ?? []).map((m) => parseP2pMultiaddr(m)));
+  }
+
+  setRegistryPeers(peers: readonly PeerEntry[]): void {
+    const diff = this.book.setRegistry(peers);
+    if (diff.added.length + diff.changed.length + diff.removed.length === 0) return;
+    this.opts.log.info({ added: diff.added.map((a) => a.slice(0, 12)), changed: diff.changed.map((a) => a.slice(0, 12)), removed: diff.removed.map((a) => a.slice(0, 12)) }, 'peer book updated from the beacon registry');
+    for (const a of [...diff.added, ...diff.changed]) {
+      const o = this.outbound(a);
+      o.nextDialAt = 0;
+      o.failures = 0;
+      if (!o.stream || o.stream.status !== 'open') void this.dial(a);
+    }
   }
 
   async start(): Promise<void> {
@@ -157,13 +180,13 @@ export class Libp2pNetwork implements Network {
 
   send(to: string, msg: NetMessage): void {
     if (to === this.self || this.stopped) return;
-    const frame = encodeFrame(wireToBytes(msg));
+    const frame = encodeFrame(packValue(msg));
     const o = this.outbound(to);
     if (o.stream && o.stream.status === 'open') {
       this.write(o, frame);
       return;
     }
-    if (o.queue.length < MAX_OUTBOX) o.queue.push(frame);
+    if (o.queue.length < (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX)) o.queue.push(frame);
     void this.dial(to);
   }
 
@@ -171,11 +194,11 @@ export class Libp2pNetwork implements Network {
     let frame: Uint8Array | undefined;
     for (const t of to) {
       if (t === this.self || this.stopped) continue;
-      frame ??= encodeFrame(wireToBytes(msg));
+      frame ??= encodeFrame(packValue(msg));
       const o = this.outbound(t);
       if (o.stream && o.stream.status === 'open') this.write(o, frame);
       else {
-        if (o.queue.length < MAX_OUTBOX) o.queue.push(frame);
+        if (o.queue.length < (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX)) o.queue.push(frame);
         void this.dial(t);
       }
     }
@@ -193,14 +216,14 @@ export class Libp2pNetwork implements Network {
   private outbound(to: string): Outbound {
     let o = this.out.get(to);
     if (!o) {
-      o = { dialing: false, queue: [], nextDialAt: 0 };
+      o = { dialing: false, queue: [], nextDialAt: 0, failures: 0 };
       this.out.set(to, o);
     }
     return o;
   }
 
   private redialAll(): void {
-    for (const addr of this.peers.keys()) {
+    for (const addr of this.book.addresses()) {
       const o = this.outbound(addr);
       if (!o.stream || o.stream.status !== 'open') void this.dial(addr);
     }
@@ -213,12 +236,13 @@ export class Libp2pNetwork implements Network {
     if (Date.now() < o.nextDialAt) return;
     o.dialing = true;
     try {
-      const entry = this.peers.get(to);
+      const entry = this.book.lookup(to);
       const pid = peerIdForAddress(to);
       const target = entry ? multiaddr(`${entry.multiaddr}/p2p/${pid.toString()}`) : pid;
       const stream = await node.dialProtocol(target, MSG_PROTOCOL, { signal: AbortSignal.timeout(3000) });
       stream.inactivityTimeout = 0;
       o.stream = stream;
+      o.failures = 0;
       stream.addEventListener('close', () => {
         if (o.stream === stream) o.stream = undefined;
       });
@@ -228,9 +252,17 @@ export class Libp2pNetwork implements Network {
       o.queue = [];
       for (const f of queued) this.write(o, f);
     } catch (e) {
-      o.nextDialAt = Date.now() + 500;
-      o.queue = o.queue.slice(-256);
-      this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message }, 'dial failed');
+      o.queue = o.queue.slice(-BACKED_OFF_OUTBOX);
+      const entry = this.book.lookup(to);
+      if (!entry || entry.source === 'directory') {
+        o.nextDialAt = Date.now() + DIRECTORY_REDIAL_MS;
+        this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message }, 'dial failed');
+      } else {
+        o.failures++;
+        o.nextDialAt = Date.now() + Math.min(MAX_BACKOFF_MS, DIRECTORY_REDIAL_MS * 2 ** Math.min(o.failures - 1, 10));
+        // First failure of a learned peer at info (a bad or unreachable registry endpoint), then debug.
+        this.opts.log[o.failures === 1 ? 'info' : 'debug']({ peer: to.slice(0, 12), source: entry.source, multiaddr: entry.multiaddr.slice(0, 120), failures: o.failures, err: (e as Error).message }, 'peer unreachable; backing off');
+      }
     } finally {
       o.dialing = false;
     }
@@ -243,6 +275,13 @@ export class Libp2pNetwork implements Network {
       return;
     }
     stream.inactivityTimeout = 0;
+    // A backed-off peer is up: clear its backoff and flush what is queued for it.
+    const o = this.outbound(from);
+    if (o.failures > 0 && (!o.stream || o.stream.status !== 'open')) {
+      o.failures = 0;
+      o.nextDialAt = 0;
+      if (o.queue.length > 0) void this.dial(from);
+    }
     const dec = new FrameDecoder();
     stream.addEventListener('message', (ev) => {
       const data = ev.data;
@@ -252,7 +291,7 @@ export class Libp2pNetwork implements Network {
           this.framesIn++;
           let msg: NetMessage;
           try {
-            msg = wireFromBytes<NetMessage>(frame);
+            msg = unpackValue<NetMessage>(frame);
           } catch {
             return;
           }

@@ -2,7 +2,12 @@
  * The network seam. A node talks to other nodes by address (hex Ed25519 public key).
  * Delivery is best effort and unordered across peers (ordered per peer pair); consensus
  * and sync tolerate loss. `from` is authenticated by the transport (noise on libp2p).
+ * How an address maps to a reachable peer is the transport's business: libp2p keeps a peer
+ * book (peer-book.ts) of the genesis directory, bootstrap peers and the beacon registry's
+ * p2p endpoints, which the node feeds through `setRegistryPeers`.
  */
+import type { PeerEntry } from './peer-book.js';
+
 export interface NetMessage {
   /** message kind, e.g. 'cons', 'tx', 'audit', 'receipts', 'sync-req', 'sync-res' */
   readonly k: string;
@@ -24,6 +29,11 @@ export interface Network {
   onMessage(handler: MessageHandler): void;
   /** Addresses of peers currently connected. */
   connectedPeers(): string[];
+  /**
+   * Replaces the peers learned from the finalized beacon registry (address → dial address);
+   * transports that route by address alone (MemoryNetwork) ignore it.
+   */
+  setRegistryPeers?(peers: readonly PeerEntry[]): void;
 }
 
 /** In-process hub for unit tests: synchronous-free delivery on the microtask/macrotask queue. */

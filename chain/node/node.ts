@@ -18,7 +18,7 @@ import {
   makeParams,
   signTx,
   txHash,
-  txSigningBytes,
+  txSigningBytesOf,
   type ChainParams,
   type ChainState,
   type GenesisNode as StateGenesisNode,
@@ -35,7 +35,8 @@ import { verifyBytes, type KeyPair } from './keys.js';
 import type { Network } from './net.js';
 import type { BlockRecord, PayloadV1 } from './payload.js';
 import type { BatchOp, KvStore } from './store.js';
-import { CommitteeSchedule, ScheduleError, committeesFromGenesis, electEpoch } from './epochs.js';
+import { CommitteeSchedule, committeesFromGenesis } from './epochs.js';
+import { RegistryPeerFeed } from './peer-book.js';
 import type { Committees } from '../state/election.js';
 import type { Block } from '../consensus/types.js';
 
@@ -109,7 +110,9 @@ export function paramsOf(g: GenesisFile): ChainParams {
   const base = makeParams({ chainId: g.chainId, shardCount: g.shards }, DEVNET_PARAMS);
   const e = g.election;
   if (!e) return base;
-  return { ...base, epochBlocks: e.epochBlocks, committee: { ...base.committee, ...(e.validatorsPerShard ? { validatorsPerShard: e.validatorsPerShard } : {}), ...(e.auditorsPerShard ? { auditorsPerShard: e.auditorsPerShard } : {}) } };
+  // The beacon committee keeps its genesis size (it rotates, it does not grow or shrink by itself).
+  const beaconSize = g.committees.beacon?.validators.length || base.committee.beaconSize;
+  return { ...base, epochBlocks: e.epochBlocks, committee: { ...base.committee, beaconSize, ...(e.validatorsPerShard ? { validatorsPerShard: e.validatorsPerShard } : {}), ...(e.auditorsPerShard ? { auditorsPerShard: e.auditorsPerShard } : {}) } };
 }
 
 export function genesisStatesOf(g: GenesisFile): { params: ChainParams; states: Map<string, ChainState>; supply: GenesisSupply; genesisId: string } {
@@ -152,6 +155,13 @@ export class ChainNode {
   /** Committees per epoch (re-elected on the beacon when genesis enables `election`). */
   readonly schedule: CommitteeSchedule;
   private readonly directory: ReadonlySet<string>;
+  /**
+   * Every node the runtimes address (commit announcements, audit shares): the genesis directory,
+   * then the beacon registry's nodes with a valid p2p endpoint (peer-book.ts), kept current by
+   * `learnPeers` on every beacon commit; the same registry peers feed the network's peer book.
+   */
+  private allNodes: readonly string[];
+  private readonly peerFeed: RegistryPeerFeed;
 
   constructor(readonly opts: ChainNodeOptions) {
     const g = opts.genesis;
@@ -164,6 +174,9 @@ export class ChainNode {
     this.genesisId = genesisId;
     const allNodes = g.nodes.map((n) => n.address);
     this.directory = new Set(allNodes);
+    this.allNodes = allNodes;
+    this.peerFeed = new RegistryPeerFeed((r) => opts.log.warn({ node: r.node.slice(0, 12), endpoint: r.endpoint, reason: r.reason }, 'registry endpoint skipped (not a usable p2p endpoint)'));
+    const nodesNow = (): readonly string[] => this.allNodes;
     this.schedule = new CommitteeSchedule(committeesFromGenesis(g.committees, g.shards), g.election ? params.epochBlocks : 0);
     const timing: Partial<RuntimeTiming> = {
       ...(g.timing?.baseTimeoutMs ? { baseTimeoutMs: g.timing.baseTimeoutMs } : {}),
@@ -180,12 +193,15 @@ export class ChainNode {
       net: opts.net,
       store: opts.store,
       log: opts.log,
-      allNodes,
+      get allNodes(): readonly string[] {
+        return nodesNow();
+      },
       runtime: (c: string) => this.runtimes.get(c),
       groupAt: (c: string, h: number) => this.schedule.groupAt(c, h),
       commitOps: (rt: ChainRuntime, block: Block, st: ChainState) => this.electionOps(rt, block, st),
       verifyTx: (stx: SignedTx, hash: string) => this.verifyTx(stx, hash),
       onCommitted: (rt: ChainRuntime, rec: BlockRecord, payload: PayloadV1) => {
+        if (rt.chain === 'beacon') this.learnPeers();
         if (rt.chain === 'beacon' && this.schedule.isElectionHeight(rec.block.height)) for (const r of this.runtimes.values()) if (r.chain !== 'beacon') r.onScheduleChanged();
         this.events.onBlock?.(rt.chain, rec, payload);
       },
@@ -218,6 +234,7 @@ export class ChainNode {
       this.schedule.set(k, c);
     }
     for (const rt of this.runtimes.values()) await rt.load();
+    this.learnPeers();
     await this.opts.net.start();
     for (const rt of this.runtimes.values()) rt.start();
   }
@@ -287,19 +304,26 @@ export class ChainNode {
 
   /**
    * The beacon's election (epochs.ts): when beacon block k·L is committed, elects epoch k's
-   * committees from the registry after that block, seeded from the block's justify QC, and
-   * returns the record to store with the block.
+   * committees (the beacon's own included) from the registry after that block, seeded from the
+   * block's justify QC, and returns the record to store with the block.
    */
   private electionOps(rt: ChainRuntime, block: Block, st: ChainState): BatchOp[] {
-    if (rt.chain !== 'beacon' || !this.schedule.isElectionHeight(block.height)) return [];
-    const k = block.height / this.schedule.epochBlocks;
-    if (this.schedule.committees(k)) return [];
-    const prev = this.schedule.committees(k - 1);
-    if (!prev) throw new ScheduleError(`election ${k} before election ${k - 1}`);
-    const c = electEpoch(st, block.justify, k, this.params, prev, this.directory);
-    this.schedule.set(k, c);
-    this.opts.log.info({ epoch: k, beaconHeight: block.height, shards: c.shards.map((s) => ({ shard: s.shard, validators: s.validators.map((v) => v.slice(0, 8)), auditors: s.auditors.map((a) => a.slice(0, 8)) })) }, 'committees elected');
-    return [{ type: 'put', key: `ep/${k}`, value: c }];
+    const e = rt.chain === 'beacon' ? this.schedule.electAt(block, st, this.params, this.directory) : undefined;
+    if (!e) return [];
+    const c = e.committees;
+    this.opts.log.info({ epoch: e.epoch, beaconHeight: block.height, beacon: c.beacon.map((v) => v.slice(0, 8)), shards: c.shards.map((s) => ({ shard: s.shard, validators: s.validators.map((v) => v.slice(0, 8)), auditors: s.auditors.map((a) => a.slice(0, 8)) })) }, 'committees elected');
+    return [{ type: 'put', key: `ep/${e.epoch}`, value: c }];
+  }
+
+  /** Peers from the finalized beacon registry (beacon blocks are final on commit): into allNodes and the net's peer book. */
+  private learnPeers(): void {
+    const beacon = this.runtimes.get('beacon');
+    if (!beacon) return;
+    const peers = this.peerFeed.update(beacon.state.nodes);
+    if (!peers) return;
+    const extra = peers.map((p) => p.address).filter((a) => !this.directory.has(a));
+    this.allNodes = [...this.directory, ...[...new Set(extra)].sort()];
+    this.opts.net.setRegistryPeers?.(peers);
   }
 
   runtime(chain: string): ChainRuntime {
@@ -313,7 +337,7 @@ export class ChainNode {
     const hit = this.verified.get(key);
     if (hit !== undefined) return hit;
     this.txVerifications++;
-    const ok = typeof stx.tx?.from === 'string' && typeof stx.signature === 'string' && verifyBytes(stx.tx.from, txSigningBytes(stx.tx), stx.signature);
+    const ok = typeof stx.tx?.from === 'string' && typeof stx.signature === 'string' && verifyBytes(stx.tx.from, txSigningBytesOf(stx), stx.signature);
     if (this.verified.size > 200_000) this.verified.clear();
     this.verified.set(key, ok);
     return ok;

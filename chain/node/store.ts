@@ -1,5 +1,6 @@
 /**
- * Key-value persistence seam. Values are any wire-encodable value (see wire.ts).
+ * Key-value persistence seam. Values are any wire-encodable value, stored packed (wire.ts
+ * packValue: bytes raw, not hex; values written as wire JSON text by older nodes still read).
  * `batch` is atomic: after a crash either every op of a batch is visible or none is.
  * Key layout used by the node (per chain c, heights zero-padded to 12 digits):
  *   blk/<c>/<h>  committed block record {block, qc, audit?}
@@ -8,7 +9,7 @@
  *   tx/<hash>    {chain, height, index, result}
  */
 import { ClassicLevel } from 'classic-level';
-import { wireDecode, wireEncode } from './wire.js';
+import { packValue, unpackValue } from './wire.js';
 
 export type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string };
 
@@ -24,9 +25,9 @@ export function heightKey(prefix: string, chain: string, height: number): string
 }
 
 export class LevelStore implements KvStore {
-  private readonly db: ClassicLevel<string, string>;
+  private readonly db: ClassicLevel<string, Uint8Array>;
   constructor(readonly location: string) {
-    this.db = new ClassicLevel<string, string>(location, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    this.db = new ClassicLevel<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' });
   }
   async open(): Promise<void> {
     await this.db.open();
@@ -36,27 +37,27 @@ export class LevelStore implements KvStore {
   }
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const v = await this.db.get(key);
-    return v === undefined ? undefined : wireDecode<T>(v);
+    return v === undefined ? undefined : unpackValue<T>(v);
   }
   async batch(ops: BatchOp[]): Promise<void> {
     await this.db.batch(
-      ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: wireEncode(o.value) } : { type: 'del' as const, key: o.key })),
+      ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: packValue(o.value) } : { type: 'del' as const, key: o.key })),
     );
   }
 }
 
 /** In-memory store for unit tests; values are stored encoded so callers never share objects. */
 export class MemoryStore implements KvStore {
-  readonly data = new Map<string, string>();
+  readonly data = new Map<string, Uint8Array>();
   async open(): Promise<void> {}
   async close(): Promise<void> {}
   async get<T = unknown>(key: string): Promise<T | undefined> {
     const v = this.data.get(key);
-    return v === undefined ? undefined : wireDecode<T>(v);
+    return v === undefined ? undefined : unpackValue<T>(v);
   }
   async batch(ops: BatchOp[]): Promise<void> {
     for (const o of ops) {
-      if (o.type === 'put') this.data.set(o.key, wireEncode(o.value));
+      if (o.type === 'put') this.data.set(o.key, packValue(o.value));
       else this.data.delete(o.key);
     }
   }

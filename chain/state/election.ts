@@ -78,8 +78,10 @@ interface Draft {
  * Elects groups of one kind (disjoint from each other and from `assigned`) in two phases so
  * that no group loses a sitting member to another group's refill: first every group keeps its
  * previous members that are still eligible and drops at most floor(size / rotationDivisor) of
- * them (chosen uniformly; only when spare nodes exist); then every group is filled up to its
- * size by stake-weighted picks, never re-picking its own dropped members. Mutates `assigned`.
+ * them (chosen uniformly; only as many as the spare nodes left after every group's vacancies —
+ * seats of members no longer eligible — are filled, so a rotation never leaves a group short);
+ * then every group is filled up to its size by stake-weighted picks, never re-picking its own
+ * dropped members. Mutates `assigned`.
  */
 function electGroups(pool: Map<string, bigint>, specs: { size: number; prev: string[] | undefined; label: string }[], assigned: Set<string>, rotationDivisor: number, seed: Uint8Array): string[][] {
   const drafts: Draft[] = [];
@@ -89,10 +91,12 @@ function electGroups(pool: Map<string, bigint>, specs: { size: number; prev: str
     for (const m of group) assigned.add(m);
     drafts.push({ group, dropped: new Set(), d: new Draws(seed, spec.label), size: spec.size });
   }
+  const spare = [...pool.keys()].filter((k) => !assigned.has(k)).length;
+  let vacancies = 0;
+  for (const dr of drafts) vacancies += dr.size - dr.group.length;
   for (const dr of drafts) {
     if (dr.group.length === 0) continue;
-    const spare = [...pool.keys()].filter((k) => !assigned.has(k)).length;
-    const rot = Math.min(Math.floor(dr.size / rotationDivisor), spare, dr.group.length);
+    const rot = Math.max(0, Math.min(Math.floor(dr.size / rotationDivisor), spare - vacancies, dr.group.length));
     for (let i = 0; i < rot; i++) {
       const idx = Number(dr.d.below(BigInt(dr.group.length)));
       dr.dropped.add(dr.group[idx]!);
@@ -115,9 +119,12 @@ function electGroups(pool: Map<string, bigint>, specs: { size: number; prev: str
 /**
  * Elects per shard a validator group (validator-role nodes, disjoint across shards) and an
  * auditor group (auditor-role nodes, disjoint across shards, so never auditing its own
- * validator group), plus the beacon committee (validator-role nodes; may overlap shard groups).
- * Pure and deterministic in (registry, seed, params, previous). Groups are smaller than the
- * parameter when there are not enough eligible nodes.
+ * validator group), plus the beacon committee: `beaconSize` active validator- or auditor-role
+ * nodes, stake-weighted, keeping its still-eligible previous members and rotating at most
+ * floor(beaconSize / rotationDivisor) of them per epoch like every group. The beacon is elected
+ * independently of the shard groups, so a node sits in at most the beacon committee and one
+ * shard group (validator or auditor). Pure and deterministic in (registry, seed, params,
+ * previous). Groups are smaller than the parameter when there are not enough eligible nodes.
  */
 export function electCommittees(registry: ElectionRegistry, seed: Uint8Array, params: ChainParams, previous?: Committees): Committees {
   const c = params.committee;
@@ -130,7 +137,9 @@ export function electCommittees(registry: ElectionRegistry, seed: Uint8Array, pa
   // `assigned` now holds every shard validator: a validator never audits (its own or any) group.
   const aGroups = electGroups(auditors, idx.map((i) => ({ size: c.auditorsPerShard, prev: prevOf(i)?.auditors, label: `a${i}` })), assigned, c.rotationDivisor, seed);
   const shards: ShardCommittee[] = idx.map((i) => ({ shard: i, validators: vGroups[i]!, auditors: aGroups[i]! }));
-  const [beacon] = electGroups(validators, [{ size: c.beaconSize, prev: previous?.beacon, label: 'beacon' }], new Set(), c.rotationDivisor, seed);
+  // A node has one role, so the two weight maps are disjoint.
+  const beaconPool = new Map([...validators, ...auditors]);
+  const [beacon] = electGroups(beaconPool, [{ size: c.beaconSize, prev: previous?.beacon, label: 'beacon' }], new Set(), c.rotationDivisor, seed);
   return { beacon: beacon!, shards };
 }
 

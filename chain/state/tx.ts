@@ -1,4 +1,4 @@
-import { canonicalBytes, hashCanonical, toHex } from './encoding.js';
+import { canonicalBytes, hashCanonical, sha256Hex, toHex } from './encoding.js';
 import { ed25519Sign, ed25519VerifyHex } from './crypto.js';
 import type { SignedTx, Tx } from './types.js';
 
@@ -14,19 +14,31 @@ export function txHash(tx: Tx): string {
   return hashCanonical({ type: TX_TAG, tx });
 }
 
-const hashes = new WeakMap<SignedTx, string>();
+/** Signing bytes and hash of a SignedTx object, computed together once (see txHashOf). */
+const memo = new WeakMap<SignedTx, { readonly bytes: Uint8Array; readonly hash: string }>();
+
+function memoOf(stx: SignedTx): { readonly bytes: Uint8Array; readonly hash: string } {
+  let m = memo.get(stx);
+  if (m === undefined) {
+    const bytes = txSigningBytes(stx.tx);
+    m = { bytes, hash: sha256Hex(bytes) };
+    memo.set(stx, m);
+  }
+  return m;
+}
+
 /**
  * txHash of a signed tx, memoized per SignedTx object: a tx decoded from a block or the wire
- * is hashed by several steps (mempool, block building, execution, indexing). Callers treat a
- * SignedTx they pass here as immutable.
+ * is hashed by several steps (mempool, block building, execution, indexing) and its signature
+ * checked once. Callers treat a SignedTx they pass here as immutable.
  */
 export function txHashOf(stx: SignedTx): string {
-  let h = hashes.get(stx);
-  if (h === undefined) {
-    h = txHash(stx.tx);
-    hashes.set(stx, h);
-  }
-  return h;
+  return memoOf(stx).hash;
+}
+
+/** txSigningBytes of a signed tx, memoized with its hash (same contract as txHashOf). */
+export function txSigningBytesOf(stx: SignedTx): Uint8Array {
+  return memoOf(stx).bytes;
 }
 
 export function signTx(tx: Tx, seed: Uint8Array): SignedTx {

@@ -6,6 +6,10 @@
  * member out (≤ ¼); from the epoch's first shard height on, blocks are certified by the new
  * group only (the rotated-out member's votes are in no QC), a transfer finalizes under the new
  * group, and every node holds the same blocks, state roots and a sound supply.
+ * The beacon committee rotates too: a beacon member unregisters (by tx, from its node key);
+ * the next election replaces it, the beacon hands over at that epoch's first height and keeps
+ * committing, its QCs signed by the new committee only (the newcomer among the signers), and
+ * every node reports the same beacon committee, epoch, blocks and state roots.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
-import { signTx, UNIT } from '../../chain/state/index.js';
+import { homeChain, signTx, UNIT } from '../../chain/state/index.js';
+import { readKeyFile } from '../../chain/node/keys.js';
 import { waitFor as waitForDefault } from '../helpers/wait.js';
 
 /** This file's nodes need longer: every wait defaults to 90_000 ms. */
@@ -42,8 +47,9 @@ interface BlockView {
 }
 
 const shardOf = async (url: string): Promise<Status['chains'][number]> => (await rpcCall<Status>(url, 'chain_status')).chains.find((c) => c.chain === 'shard-0')!;
+const beaconOf = async (url: string): Promise<Status['chains'][number]> => (await rpcCall<Status>(url, 'chain_status')).chains.find((c) => c.chain === 'beacon')!;
 
-test('devnet processes: a spare registers, is elected at an epoch boundary, the shard hands over and keeps finalizing; all nodes agree', { timeout: 180_000 }, async () => {
+test('devnet processes: a spare registers and a beacon member leaves; both are applied at epoch boundaries, the shard and the beacon hand over and keep committing; all nodes agree', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-epoch-'));
   const d = await Devnet.create({ dir, shards: 1, group: 4, auditors: 3, spares: 1, accounts: 2, election: { epochBlocks: L }, timing: { baseTimeoutMs: 1500, minBlockIntervalMs: 100, idleBlockMs: 300 } });
   try {
@@ -59,6 +65,13 @@ test('devnet processes: a spare registers, is elected at an epoch boundary, the 
 
     const [regHash] = await d.registerSpares();
     assert.match(regHash!, /^[0-9a-f]{64}$/);
+    // A genesis beacon member (an auditor) unregisters with its node key: ineligible from the next election on.
+    const beacon0 = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', 1]);
+    assert.equal(beacon0.epoch, 0);
+    const leaverNode = d.nodes.find((n) => n.address === beacon0.validators[0])!;
+    const leaverKey = readKeyFile(join(leaverNode.dir, 'key.json'));
+    const leaveTx = signTx({ chainId: d.chainId, chain: homeChain(leaverKey.address, d.shards), from: leaverKey.address, nonce: 0, fee: UNIT / 100n, op: { type: 'unregister' } }, Buffer.from(leaverKey.seedHex, 'hex'));
+    await rpcCall<string>(leaverNode.rpc, 'tx_submit', [leaveTx]);
     await waitFor('spare active on the beacon of every node', async () => {
       for (const u of urls) if ((await rpcCall<{ status: string; role: string }>(u, 'node_get', [spare.address])).status !== 'active') return false;
       return true;
@@ -139,6 +152,60 @@ test('devnet processes: a spare registers, is elected at an epoch boundary, the 
     for (const u of urls) assert.equal((await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get')).ok, true);
     const bal = await rpcCall<{ balance: string }>(urls[0]!, 'account_get', [b!.address]);
     for (const u of urls.slice(1)) assert.equal((await rpcCall<{ balance: string }>(u, 'account_get', [b!.address])).balance, bal.balance);
+
+    // The beacon: the first epoch whose committee no longer holds the leaver (it unregistered long ago).
+    let B = 0;
+    await waitFor('a beacon election without the leaver', async () => {
+      for (let k = 1; ; k++) {
+        let c: Committee;
+        try {
+          c = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', k * L + 1]);
+        } catch {
+          return false;
+        }
+        if (!c.validators.includes(leaverNode.address)) {
+          B = k * L + 1;
+          return true;
+        }
+      }
+    });
+    const bBefore = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', B - 1]);
+    const bAfter = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', B]);
+    assert.ok(bBefore.validators.includes(leaverNode.address));
+    assert.equal(bAfter.validators.length, 3, 'the leaver is replaced: the beacon committee keeps its size');
+    assert.equal(bAfter.epoch, (B - 1) / L);
+    assert.ok(bAfter.firstView > bBefore.firstView, 'a new consensus period');
+    const newcomers = bAfter.validators.filter((v) => !bBefore.validators.includes(v));
+    assert.equal(newcomers.length, 1, 'exactly the leaver\'s seat changed');
+    for (const u of urls) assert.deepEqual(await rpcCall<Committee>(u, 'committee_get', ['beacon', B]), bAfter, 'every node derived the same beacon committee');
+    const bTarget = B + L + 2;
+    await waitFor(`beacon committed past ${bTarget} on every node`, async () => {
+      for (const u of urls) if ((await beaconOf(u)).finalHeight < bTarget) return false;
+      return true;
+    });
+    for (const u of urls) assert.ok((await beaconOf(u)).epoch >= bAfter.epoch, 'chain_status shows the beacon\'s epoch');
+    let newcomerSigned = false;
+    for (let height = B - 3; height <= bTarget; height++) {
+      const g = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', height]);
+      const ref = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', height]);
+      const signers = ref.qc.votes.map((v) => v.signer);
+      assert.ok(signers.length >= 3 && signers.every((s) => g.validators.includes(s)), `beacon QC of ${height} by its own committee`);
+      if (height >= B) {
+        assert.ok(!signers.includes(leaverNode.address) && ref.proposer !== leaverNode.address, `the leaver signed or proposed beacon#${height} after the handover`);
+        if (signers.includes(newcomers[0]!)) newcomerSigned = true;
+      }
+      for (const u of urls.slice(1)) {
+        const other = await rpcCall<BlockView>(u, 'chain_getBlock', ['beacon', height]);
+        assert.equal(other.hash, ref.hash, `same beacon block at ${height}`);
+        assert.equal(other.stateRoot, ref.stateRoot, `same beacon state root at ${height}`);
+      }
+    }
+    assert.ok(newcomerSigned, 'the member elected into the beacon signs its QCs');
+    const bFirst = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', B]);
+    const bLast = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', B - 1]);
+    assert.equal(bFirst.justify.blockHash, bLast.hash, 'the new beacon committee builds on the old one\'s last block');
+    assert.ok(bFirst.view >= bAfter.firstView && bLast.view < bAfter.firstView, 'views of the two beacon periods are disjoint');
+    for (const u of urls) assert.equal((await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get')).ok, true);
   } finally {
     await d.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { decodeMessage, encodeMessage, MalformedMessageError } from '../../chain
 import { timeoutSigningBytes } from '../../chain/consensus/certificate.js';
 import type { Message } from '../../chain/consensus/types.js';
 import { decodePayload, encodePayload, PayloadError } from '../../chain/node/payload.js';
-import { wireDecode, WireDecodeError, wireEncode, wireFromBytes } from '../../chain/node/wire.js';
+import { packValue, unpackValue, wireDecode, WireDecodeError, wireEncode, wireFromBytes } from '../../chain/node/wire.js';
 import { ChainNode, TxRejected } from '../../chain/node/node.js';
 import { encodeFrame, FrameDecoder } from '../../chain/node/net-libp2p.js';
 import { RpcError, RpcServer, RPC_INTERNAL, RPC_TX_REJECTED, intParam, param, stringParam } from '../../chain/node/rpc.js';
@@ -124,6 +124,19 @@ export function chainTargets(cleanup: Array<() => void>): FuzzTarget[] {
       // What decodes re-encodes and decodes again to the same text.
       const t = wireEncode(v);
       if (wireEncode(wireDecode(t)) !== t) throw new FuzzFinding('wire round trip differs');
+    },
+  });
+
+  out.push({
+    name: 'chain.node.wire.packed',
+    parser: 'chain/node/wire.ts unpackValue (binary envelope of the p2p wire and the store)',
+    arbitrary: bytesFrom([packValue({ k: 'commit', c: 'shard-0', body: { n: 5n, payload: payloads[1]!, list: [new Uint8Array(0), { $n: '7' }] } }), packValue([]), utf8('{"a":1}')]),
+    allowedErrors: [WireDecodeError],
+    run(b) {
+      const v = unpackValue<unknown>(b);
+      // What unpacks re-packs and unpacks again to the same bytes.
+      const p = packValue(v);
+      if (Buffer.compare(Buffer.from(packValue(unpackValue(p))), Buffer.from(p)) !== 0) throw new FuzzFinding('packed round trip differs');
     },
   });
 

@@ -3,7 +3,9 @@
  * previous period (whose QC is the old group's) starts at the period's first view; the first
  * block may jump to that view on the anchor's QC; everything after is verified against the new
  * group only (old-group QCs and rotated-out members' votes are refused); the new group commits
- * with a proof that verifies against the new group and not against the old one.
+ * with a proof that verifies against the new group and not against the old one. At the beacon
+ * (which learns its next committee only by committing the period's last height), the old core's
+ * provisional blocks above that height are never committed; the new group's block is.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,4 +147,43 @@ test('handover: three new-period blocks commit the first; its proof verifies aga
     }),
     { numRuns: 25 },
   );
+});
+
+test('handover at the beacon: the old core\'s provisional blocks above the anchor are never committed; the new group commits its own block at that height', () => {
+  // Old group 0..3 builds b1 … b4 in consecutive views; b2 is the period's last height E (the
+  // beacon learns that only on committing b2), b3 and b4 are provisional blocks with payloads.
+  const oldMembers = oldGroup.map((s) => s.publicKey);
+  const old = new Driver(createConsensus({ ...CHAIN, members: oldMembers, signer: K(1), genesisId: GENESIS_ID, baseTimeoutMs: 100 }));
+  old.ev({ type: 'start', now: 0 });
+  const lead = (v: number): Signer => oldGroup[v % 4]!;
+  const g = genesis();
+  const b1 = makeBlock(g, g.justify, 1, lead(1));
+  const b2 = makeBlock(b1, qcFor(b1, oldGroup.slice(0, 3)), 2, lead(2));
+  const b3 = makeBlock(b2, qcFor(b2, oldGroup.slice(1, 4)), 3, lead(3), 'provisional-3');
+  const b4 = makeBlock(b3, qcFor(b3, oldGroup.slice(0, 3)), 4, lead(4), 'provisional-4');
+  for (const b of [b1, b2, b3, b4]) old.propose(b, lead(b.view));
+  old.msg({ type: 'sync', highQC: qcFor(b4, oldGroup.slice(0, 3)) }, lead(4).publicKey);
+  const oldCommits = old.log.filter((a): a is Extract<ConsensusAction, { type: 'commit' }> => a.type === 'commit');
+  assert.deepEqual(oldCommits.map((c) => c.block.height), [1, 2], 'the 3-chain commits E = b2 only; b3, b4 stay uncommitted');
+  const anchorCommit = oldCommits[1]!;
+  assert.equal(anchorCommit.qc.blockHash, b2.hash, 'E commits with its own (old-group) QC');
+
+  // The runtime drops the old core here; the new group's core is anchored at E with that QC.
+  const d = newCore(K(2), b2, anchorCommit.qc);
+  const leaderOf = (v: number): Signer => newGroup.find((s) => s.publicKey === newMembers[v % 4])!;
+  // The old group's provisional b3 (an old view) is refused by the new core.
+  assert.ok(rejects(d.propose(b3, lead(3))).some((r) => r.includes('old view')), 'the provisional block is not voted by the new period');
+  const n3 = makeBlock(b2, anchorCommit.qc, F, leaderOf(F), 'new-3');
+  const n4 = makeBlock(n3, qcFor(n3, newGroup.slice(0, 3)), F + 1, leaderOf(F + 1));
+  const n5 = makeBlock(n4, qcFor(n4, newGroup.slice(1, 4)), F + 2, leaderOf(F + 2));
+  for (const b of [n3, n4, n5]) assert.deepEqual(rejects(d.propose(b, leaderOf(b.view))), []);
+  d.msg({ type: 'sync', highQC: qcFor(n5, newGroup.slice(0, 3)) }, leaderOf(F + 2).publicKey);
+  const commits = d.log.filter((a): a is Extract<ConsensusAction, { type: 'commit' }> => a.type === 'commit');
+  assert.deepEqual(commits.map((c) => c.block.hash), [n3.hash], 'height 3 commits the new group\'s block');
+  assert.notEqual(n3.hash, b3.hash);
+  const newCtx = verifyContext(CHAIN, newMembers, genesis().hash);
+  assert.equal(commitProofError(commits[0]!.block, commits[0]!.qc, commits[0]!.proof, CHAIN.chainId, CHAIN.chain, newCtx), null);
+  // E's commit proof (b3, b4 headers + the old QC) verifies against the old group, not the new one.
+  const oldCtx = verifyContext(CHAIN, oldMembers, genesis().hash);
+  assert.equal(commitProofError(b2, anchorCommit.qc, anchorCommit.proof, CHAIN.chainId, CHAIN.chain, oldCtx), null);
 });

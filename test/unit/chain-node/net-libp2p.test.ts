@@ -4,6 +4,7 @@ import { Libp2pNetwork } from '../../../chain/node/net-libp2p.js';
 import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 import type { NetMessage } from '../../../chain/node/net.js';
+import { p2pEndpointFor } from '../../../chain/node/peer-book.js';
 
 test('two libp2p nodes exchange framed messages both ways, with authenticated sender', async () => {
   const a = generateKeyPair();
@@ -38,5 +39,58 @@ test('two libp2p nodes exchange framed messages both ways, with authenticated se
   } finally {
     await na.stop();
     await nb.stop();
+  }
+});
+
+test('a node outside the directory joins via bootstrap, is answered over its own connection, and is dialed once the registry lists it; a bad registry peer is skipped', async () => {
+  const [a, c, d, x] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const at = (i: number): string => `/ip4/127.0.0.1/tcp/${base + i}`;
+  // The genesis directory lists A and D only; C (the outsider) knows A through its bootstrap list.
+  const directory = [
+    { address: a.address, multiaddr: at(0) },
+    { address: d.address, multiaddr: at(2) },
+  ];
+  const na = new Libp2pNetwork({ seedHex: a.seedHex, address: a.address, listen: [at(0)], peers: directory, log: silentLogger() });
+  const nc = new Libp2pNetwork({ seedHex: c.seedHex, address: c.address, listen: [at(1)], peers: [], bootstrap: [p2pEndpointFor(at(0), a.address)], log: silentLogger() });
+  const nd = new Libp2pNetwork({ seedHex: d.seedHex, address: d.address, listen: [at(2)], peers: directory, log: silentLogger() });
+  const got = new Map<string, Array<[string, NetMessage]>>([[a.address, []], [c.address, []], [d.address, []]]);
+  na.onMessage((f, m) => got.get(a.address)!.push([f, m]));
+  nc.onMessage((f, m) => got.get(c.address)!.push([f, m]));
+  nd.onMessage((f, m) => got.get(d.address)!.push([f, m]));
+  const until = async (what: string, cond: () => boolean): Promise<void> => {
+    const end = Date.now() + 15_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await na.start();
+  await nc.start();
+  await nd.start();
+  try {
+    assert.ok(!na.book.lookup(c.address) && !nd.book.lookup(c.address), 'nobody in the directory knows the outsider');
+    nc.send(a.address, { k: 'sync-req', c: 'beacon', body: 1 });
+    await until('A hears the outsider', () => got.get(a.address)!.some(([f]) => f === c.address));
+    na.send(c.address, { k: 'sync-res', c: 'beacon', body: 2 });
+    await until('the outsider hears A over its own connection', () => got.get(c.address)!.some(([f, m]) => f === a.address && m.body === 2));
+
+    // D learns C (and a registry entry nobody listens at) from the registry, and multicasts to both.
+    nd.setRegistryPeers([
+      { address: c.address, multiaddr: at(1) },
+      { address: x.address, multiaddr: '/ip4/127.0.0.1/tcp/1' },
+    ]);
+    nd.multicast([c.address, x.address, a.address], { k: 'cons', c: 'shard-0', body: 3 });
+    await until('the outsider hears D, dialed from the registry', () => got.get(c.address)!.some(([f, m]) => f === d.address && m.body === 3));
+    await until('A still hears D', () => got.get(a.address)!.some(([f, m]) => f === d.address && m.body === 3));
+    assert.ok(nd.connectedPeers().includes(c.address));
+    assert.ok(!nd.connectedPeers().includes(x.address), 'the unreachable registry peer is not connected');
+    // The unregistered outsider is forgotten by the book (no more redials).
+    nd.setRegistryPeers([]);
+    assert.equal(nd.book.lookup(c.address), undefined);
+  } finally {
+    await na.stop();
+    await nc.stop();
+    await nd.stop();
   }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { wireDecode, wireEncode } from '../../../chain/node/wire.js';
+import { packValue, unpackValue, wireDecode, WireDecodeError, wireEncode, wireToBytes } from '../../../chain/node/wire.js';
 import { Mempool } from '../../../chain/node/mempool.js';
 import { FrameDecoder, encodeFrame } from '../../../chain/node/net-libp2p.js';
 import { generateKeyPair, keyPairFromSeed, signBytes, verifyBytes } from '../../../chain/node/keys.js';
@@ -17,6 +17,32 @@ test('wire encoding round-trips bigints and bytes', () => {
       assert.deepEqual(JSON.stringify(back.j), JSON.stringify(j));
     }),
   );
+});
+
+test('packed values round-trip bigints and raw bytes, read legacy wire JSON, and refuse truncation', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.bigInt(), fc.uint8Array({ maxLength: 400 }), (j, n, b) => {
+      const v = { j, n, b, arr: [n, b, { n, b }], buf: Buffer.from(b) };
+      const packed = packValue(v);
+      const back = unpackValue<typeof v>(packed);
+      assert.equal(back.n, n);
+      assert.deepEqual([...back.b], [...b]);
+      assert.deepEqual([...(back.arr[2] as { b: Uint8Array }).b], [...b]);
+      assert.deepEqual([...back.buf], [...b]);
+      assert.deepEqual(JSON.stringify(back.j), JSON.stringify(j));
+      // The same value stored as wire JSON text by an older node still decodes.
+      const legacy = unpackValue<typeof v>(wireToBytes(v));
+      assert.equal(legacy.n, n);
+      assert.deepEqual([...legacy.b], [...b]);
+      // Any truncation of a value carrying bytes is an error, never a silently shorter value.
+      if (b.length > 0) assert.throws(() => unpackValue(packed.subarray(0, packed.length - 1)), WireDecodeError);
+    }),
+  );
+  // Raw bytes travel raw: a 1000-byte payload costs ~1000 bytes, not 2000 of hex.
+  const payload = new Uint8Array(1000).fill(7);
+  assert.ok(packValue({ payload }).length < 1100);
+  assert.ok(wireToBytes({ payload }).length > 2000);
+  assert.throws(() => unpackValue(Uint8Array.from([1, 0, 0, 0, 8, ...Buffer.from('{"$r":0}')])), /no blob 0/);
 });
 
 test('frame decoder reassembles frames split at any point', () => {
@@ -75,5 +101,35 @@ test('batched Merkle proofs equal chain/state merkleProof and verify against mer
       assert.deepEqual(all[i], merkleProof(leaves, i));
       assert.ok(verifyMerkleProof(root, leaves[i]!, all[i]!));
     }
+  }
+});
+
+test('LevelStore writes packed values on disk and still reads values an older node wrote as wire JSON text', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { ClassicLevel } = await import('classic-level');
+  const { LevelStore } = await import('../../../chain/node/store.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tv-store-'));
+  try {
+    const old = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' });
+    await old.put('legacy', wireEncode({ n: 5n, payload: new Uint8Array([1, 2, 3]) }));
+    await old.close();
+    const st = new LevelStore(dir);
+    await st.open();
+    await st.batch([{ type: 'put', key: 'new', value: { n: 6n, payload: new Uint8Array([4, 5]) } }]);
+    const legacy = await st.get<{ n: bigint; payload: Uint8Array }>('legacy');
+    const fresh = await st.get<{ n: bigint; payload: Uint8Array }>('new');
+    await st.close();
+    assert.equal(legacy?.n, 5n);
+    assert.deepEqual([...legacy!.payload], [1, 2, 3]);
+    assert.equal(fresh?.n, 6n);
+    assert.deepEqual([...fresh!.payload], [4, 5]);
+    const raw = new ClassicLevel<string, Uint8Array>(dir, { valueEncoding: 'view' });
+    const bytes = await raw.get('new');
+    await raw.close();
+    assert.equal(bytes?.[0], 0x01, 'new values are stored in the packed envelope');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
