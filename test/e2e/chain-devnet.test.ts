@@ -16,6 +16,7 @@ import { writeKeyFile, type KeyPair } from '../../chain/node/keys.js';
 import { execFile } from 'node:child_process';
 import { distBin } from '../../common/paths.js';
 import { waitFor } from '../helpers/wait.js';
+import { allFinalAt, assertSupplyOk, balanceOf, chainOf, type ChainStatusView } from '../helpers/chain-rpc.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -26,18 +27,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-interface Status {
-  chains: Array<{ chain: string; height: number; finalHeight: number }>;
-}
-
-async function finalOf(url: string, chain: string): Promise<number> {
-  const s = await rpcCall<Status>(url, 'chain_status');
-  return s.chains.find((c) => c.chain === chain)!.finalHeight;
-}
-
-async function balance(url: string, addr: string): Promise<bigint> {
-  return BigInt((await rpcCall<{ balance: string }>(url, 'account_get', [addr])).balance);
-}
+const finalOf = async (url: string, chain: string): Promise<number> => (await chainOf(url, chain)).finalHeight;
 
 function transfer(d: Devnet, from: KeyPair, to: string, top: bigint, nonce: number): SignedTx {
   return signTx(
@@ -54,7 +44,7 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     assert.equal(d.pids().length, 12);
     const urls = d.rpcUrls();
     await waitFor('every node sees final blocks on every chain', async () => {
-      for (const u of urls) for (const c of ['beacon', 'shard-0', 'shard-1']) if ((await finalOf(u, c)) < 2) return false;
+      for (const c of ['beacon', 'shard-0', 'shard-1']) if (!(await allFinalAt(urls, 2, c))) return false;
       return true;
     });
 
@@ -63,7 +53,7 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     const [a, b] = s0;
     const [x, y] = s1;
     const bal0 = new Map<string, bigint>();
-    for (const k of [a!, b!, x!, y!]) bal0.set(k.address, await balance(urls[0]!, k.address));
+    for (const k of [a!, b!, x!, y!]) bal0.set(k.address, await balanceOf(urls[0]!, k.address));
     const fee = UNIT / 100n;
 
     // Malformed input gets JSON-RPC errors; a bad tx names the rule it breaks.
@@ -91,7 +81,7 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
       [y!.address, bal0.get(y!.address)! + 3n * UNIT - 4n * UNIT - fee],
     ]);
     const balancesMatch = async (nodeUrls: string[]): Promise<boolean> => {
-      for (const u of nodeUrls) for (const [addr, v] of expect) if ((await balance(u, addr)) !== v) return false;
+      for (const u of nodeUrls) for (const [addr, v] of expect) if ((await balanceOf(u, addr)) !== v) return false;
       return true;
     };
     await waitFor('transfers applied on every node', () => balancesMatch(urls));
@@ -112,7 +102,7 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     // The CLI against a node: status, balance, send --wait, and its exit codes.
     const st = await cli(['--rpc', urls[4]!, '--json', 'status']);
     assert.equal(st.code, 0, st.stderr);
-    assert.equal((JSON.parse(st.stdout) as Status).chains.length, 3);
+    assert.equal((JSON.parse(st.stdout) as ChainStatusView).chains.length, 3);
     const keyFile = join(dir, 'cli-key.json');
     writeKeyFile(keyFile, x!);
     const sent = await cli(['--rpc', urls[4]!, '--json', 'send', b!.address, '2.5', '--key', keyFile, '--wait']);
@@ -163,10 +153,7 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     const t2 = await finalOf(urls[vIdx]!, 'shard-0');
     await waitFor('shard-0 finality after restart', async () => (await finalOf(urls[vIdx]!, 'shard-0')) >= t2 + 5);
 
-    for (const u of urls) {
-      const s = await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get');
-      assert.ok(s.ok, `${u}: ${s.message}`);
-    }
+    await assertSupplyOk(urls);
     assert.ok(await balancesMatch(urls));
   } finally {
     await d.stop();

@@ -20,34 +20,13 @@ import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
 import { homeChain, signTx, UNIT } from '../../chain/state/index.js';
 import { readKeyFile } from '../../chain/node/keys.js';
-import { waitFor as waitForDefault } from '../helpers/wait.js';
+import { waitFor as waitForDefault, waitUntil } from '../helpers/wait.js';
+import { allActive, allFinalAt, allReached, assertHandover, assertSameBalance, assertSameBlocks, assertSameCommittee, assertSupplyOk, certifiedBlock, chainOf, committeeAt, finalTxHeights, firstElectedHeight, firstSeatedHeight } from '../helpers/chain-rpc.js';
 
 /** This file's nodes need longer: every wait defaults to 90_000 ms. */
 const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitForDefault(what, cond, timeoutMs);
 
 const L = 10;
-
-interface Status {
-  chains: Array<{ chain: string; height: number; finalHeight: number; validator: boolean; epoch: number }>;
-}
-interface Committee {
-  epoch: number;
-  validators: string[];
-  auditors: string[];
-  firstView: number;
-}
-interface BlockView {
-  hash: string;
-  view: number;
-  proposer: string;
-  stateRoot: string;
-  qc: { votes: Array<{ signer: string }> };
-  audit: { signers: string[] } | null;
-  justify: { view: number; blockHash: string };
-}
-
-const shardOf = async (url: string): Promise<Status['chains'][number]> => (await rpcCall<Status>(url, 'chain_status')).chains.find((c) => c.chain === 'shard-0')!;
-const beaconOf = async (url: string): Promise<Status['chains'][number]> => (await rpcCall<Status>(url, 'chain_status')).chains.find((c) => c.chain === 'beacon')!;
 
 test('devnet processes: a spare registers and a beacon member leaves; both are applied at epoch boundaries, the shard and the beacon hand over and keep committing; all nodes agree', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-epoch-'));
@@ -57,155 +36,84 @@ test('devnet processes: a spare registers and a beacon member leaves; both are a
     assert.equal(d.pids().length, 8);
     const urls = d.rpcUrls();
     const spare = d.nodes.find((n) => n.role === 'spare validator')!;
-    await waitFor('shard-0 final on every node', async () => {
-      for (const u of urls) if ((await shardOf(u)).finalHeight < 2) return false;
-      return true;
-    });
+    await waitFor('shard-0 final on every node', () => allFinalAt(urls, 2));
     await assert.rejects(rpcCall(urls[0]!, 'node_get', [spare.address]), (e: unknown) => e instanceof RpcCallError && e.code === -32001, 'the spare is not registered at genesis');
 
     const [regHash] = await d.registerSpares();
     assert.match(regHash!, /^[0-9a-f]{64}$/);
     // A genesis beacon member (an auditor) unregisters with its node key: ineligible from the next election on.
-    const beacon0 = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', 1]);
+    const beacon0 = await committeeAt(urls[0]!, 'beacon', 1);
     assert.equal(beacon0.epoch, 0);
     const leaverNode = d.nodes.find((n) => n.address === beacon0.validators[0])!;
     const leaverKey = readKeyFile(join(leaverNode.dir, 'key.json'));
     const leaveTx = signTx({ chainId: d.chainId, chain: homeChain(leaverKey.address, d.shards), from: leaverKey.address, nonce: 0, fee: UNIT / 100n, op: { type: 'unregister' } }, Buffer.from(leaverKey.seedHex, 'hex'));
     await rpcCall<string>(leaverNode.rpc, 'tx_submit', [leaveTx]);
-    await waitFor('spare active on the beacon of every node', async () => {
-      for (const u of urls) if ((await rpcCall<{ status: string; role: string }>(u, 'node_get', [spare.address])).status !== 'active') return false;
-      return true;
-    });
+    await waitFor('spare active on the beacon of every node', () => allActive(urls, [spare.address]));
 
     // The first epoch whose shard-0 committee seats the spare.
     let S = 0;
-    await waitFor('an election seating the spare', async () => {
-      for (let k = 1; ; k++) {
-        let c: Committee;
-        try {
-          c = await rpcCall<Committee>(urls[0]!, 'committee_get', ['shard-0', k * L + 1]);
-        } catch {
-          return false; // not elected yet
-        }
-        if (c.validators.includes(spare.address)) {
-          S = k * L + 1;
-          return true;
-        }
-      }
-    });
-    const before = await rpcCall<Committee>(urls[0]!, 'committee_get', ['shard-0', S - 1]);
-    const after = await rpcCall<Committee>(urls[0]!, 'committee_get', ['shard-0', S]);
+    await waitFor('an election seating the spare', async () => (S = (await firstSeatedHeight(urls[0]!, 'shard-0', spare.address, L)) ?? 0) > 0);
+    const before = await committeeAt(urls[0]!, 'shard-0', S - 1);
+    const after = await assertSameCommittee(urls, 'shard-0', S);
     const out = before.validators.filter((v) => !after.validators.includes(v));
     assert.equal(out.length, 1, 'one member rotated out (≤ ¼ of 4)');
     assert.equal(after.validators.length, 4);
-    for (const u of urls) assert.deepEqual(await rpcCall<Committee>(u, 'committee_get', ['shard-0', S]), after, 'every node derived the same committee');
     const outNode = d.nodes.find((n) => n.address === out[0])!;
 
     // A transfer submitted to the rotated-out node after the handover finalizes under the new group.
-    await waitFor('every node past the handover', async () => {
-      for (const u of urls) if ((await shardOf(u)).height < S) return false;
-      return true;
-    });
+    await waitFor('every node past the handover', () => allReached(urls, 'height', S));
     const [a, b] = d.accounts;
     const acct = await rpcCall<{ nonce: number }>(urls[0]!, 'account_get', [a!.address]);
     const tx = signTx({ chainId: d.chainId, chain: 'shard-0', from: a!.address, nonce: acct.nonce, fee: UNIT / 100n, op: { type: 'transfer', to: b!.address, amount: 3n * UNIT } }, Buffer.from(a!.seedHex, 'hex'));
     const h = await rpcCall<string>(outNode.rpc, 'tx_submit', [tx]);
-    let txHeight = 0;
-    await waitFor('transfer final on every node', async () => {
-      for (const u of urls) {
-        const st = await rpcCall<{ status: string; height?: number }>(u, 'tx_get', [h]);
-        if (st.status !== 'final') return false;
-        txHeight = st.height!;
-      }
-      return true;
-    });
-    assert.ok(txHeight >= S, 'the transfer landed after the handover');
+    // a node not answering counts as "not yet", as in waitFor
+    const txHeights = await waitUntil('transfer final on every node', () => finalTxHeights(urls, [h]).catch(() => undefined), { timeoutMs: 90_000, intervalMs: 250 });
+    assert.ok(Math.min(...txHeights) >= S, 'the transfer landed after the handover');
 
-    const target = Math.max(S + 6, txHeight + 1);
-    await waitFor(`shard-0 final at ${target} on every node`, async () => {
-      for (const u of urls) if ((await shardOf(u)).finalHeight < target) return false;
-      return true;
-    });
+    const target = Math.max(S + 6, Math.max(...txHeights) + 1);
+    await waitFor(`shard-0 final at ${target} on every node`, () => allFinalAt(urls, target));
     let spareActive = false;
     for (let height = S - 2; height <= target; height++) {
-      const g = await rpcCall<Committee>(urls[0]!, 'committee_get', ['shard-0', height]);
-      const ref = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['shard-0', height]);
-      const signers = ref.qc.votes.map((v) => v.signer);
-      assert.ok(signers.length >= 3 && signers.every((s) => g.validators.includes(s)), `QC of ${height} by its own group`);
+      const { block: ref, committee: g, signers } = await certifiedBlock(urls[0]!, 'shard-0', height, 3);
       assert.ok(ref.audit && ref.audit.signers.length >= 3 && ref.audit.signers.every((s) => g.auditors.includes(s)), `audit of ${height} by its auditor group`);
       if (height >= S && height < S + L) {
         assert.ok(!signers.includes(out[0]!), `rotated-out member's vote counted at ${height}`);
         assert.ok(ref.proposer !== out[0], 'rotated-out member proposed after the handover');
         if (signers.includes(spare.address) || ref.proposer === spare.address) spareActive = true;
       }
-      for (const u of urls.slice(1)) {
-        const other = await rpcCall<BlockView>(u, 'chain_getBlock', ['shard-0', height]);
-        assert.equal(other.hash, ref.hash, `same block at ${height}`);
-        assert.equal(other.stateRoot, ref.stateRoot, `same state root at ${height}`);
-      }
     }
     assert.ok(spareActive, 'the elected spare proposes or votes in its epoch');
-    const first = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['shard-0', S]);
-    const last = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['shard-0', S - 1]);
-    assert.equal(first.justify.blockHash, last.hash, 'the new group builds on the old group\'s last block');
-    assert.ok(first.view >= after.firstView && last.view < after.firstView, 'views of the two periods are disjoint');
-    for (const u of urls) assert.equal((await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get')).ok, true);
-    const bal = await rpcCall<{ balance: string }>(urls[0]!, 'account_get', [b!.address]);
-    for (const u of urls.slice(1)) assert.equal((await rpcCall<{ balance: string }>(u, 'account_get', [b!.address])).balance, bal.balance);
+    await assertSameBlocks(urls, 'shard-0', S - 2, target);
+    await assertHandover(urls[0]!, 'shard-0', S, after.firstView);
+    await assertSupplyOk(urls);
+    await assertSameBalance(urls, b!.address);
 
     // The beacon: the first epoch whose committee no longer holds the leaver (it unregistered long ago).
     let B = 0;
-    await waitFor('a beacon election without the leaver', async () => {
-      for (let k = 1; ; k++) {
-        let c: Committee;
-        try {
-          c = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', k * L + 1]);
-        } catch {
-          return false;
-        }
-        if (!c.validators.includes(leaverNode.address)) {
-          B = k * L + 1;
-          return true;
-        }
-      }
-    });
-    const bBefore = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', B - 1]);
-    const bAfter = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', B]);
+    await waitFor('a beacon election without the leaver', async () => (B = (await firstElectedHeight(urls[0]!, 'beacon', L, (c) => !c.validators.includes(leaverNode.address))) ?? 0) > 0);
+    const bBefore = await committeeAt(urls[0]!, 'beacon', B - 1);
+    const bAfter = await assertSameCommittee(urls, 'beacon', B);
     assert.ok(bBefore.validators.includes(leaverNode.address));
     assert.equal(bAfter.validators.length, 3, 'the leaver is replaced: the beacon committee keeps its size');
     assert.equal(bAfter.epoch, (B - 1) / L);
     assert.ok(bAfter.firstView > bBefore.firstView, 'a new consensus period');
     const newcomers = bAfter.validators.filter((v) => !bBefore.validators.includes(v));
     assert.equal(newcomers.length, 1, 'exactly the leaver\'s seat changed');
-    for (const u of urls) assert.deepEqual(await rpcCall<Committee>(u, 'committee_get', ['beacon', B]), bAfter, 'every node derived the same beacon committee');
     const bTarget = B + L + 2;
-    await waitFor(`beacon committed past ${bTarget} on every node`, async () => {
-      for (const u of urls) if ((await beaconOf(u)).finalHeight < bTarget) return false;
-      return true;
-    });
-    for (const u of urls) assert.ok((await beaconOf(u)).epoch >= bAfter.epoch, 'chain_status shows the beacon\'s epoch');
+    await waitFor(`beacon committed past ${bTarget} on every node`, () => allFinalAt(urls, bTarget, 'beacon'));
+    for (const u of urls) assert.ok((await chainOf(u, 'beacon')).epoch >= bAfter.epoch, 'chain_status shows the beacon\'s epoch');
     let newcomerSigned = false;
     for (let height = B - 3; height <= bTarget; height++) {
-      const g = await rpcCall<Committee>(urls[0]!, 'committee_get', ['beacon', height]);
-      const ref = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', height]);
-      const signers = ref.qc.votes.map((v) => v.signer);
-      assert.ok(signers.length >= 3 && signers.every((s) => g.validators.includes(s)), `beacon QC of ${height} by its own committee`);
+      const { block: ref, signers } = await certifiedBlock(urls[0]!, 'beacon', height, 3);
       if (height >= B) {
         assert.ok(!signers.includes(leaverNode.address) && ref.proposer !== leaverNode.address, `the leaver signed or proposed beacon#${height} after the handover`);
         if (signers.includes(newcomers[0]!)) newcomerSigned = true;
       }
-      for (const u of urls.slice(1)) {
-        const other = await rpcCall<BlockView>(u, 'chain_getBlock', ['beacon', height]);
-        assert.equal(other.hash, ref.hash, `same beacon block at ${height}`);
-        assert.equal(other.stateRoot, ref.stateRoot, `same beacon state root at ${height}`);
-      }
     }
     assert.ok(newcomerSigned, 'the member elected into the beacon signs its QCs');
-    const bFirst = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', B]);
-    const bLast = await rpcCall<BlockView>(urls[0]!, 'chain_getBlock', ['beacon', B - 1]);
-    assert.equal(bFirst.justify.blockHash, bLast.hash, 'the new beacon committee builds on the old one\'s last block');
-    assert.ok(bFirst.view >= bAfter.firstView && bLast.view < bAfter.firstView, 'views of the two beacon periods are disjoint');
-    for (const u of urls) assert.equal((await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get')).ok, true);
+    await assertSameBlocks(urls, 'beacon', B - 3, bTarget);
+    await assertHandover(urls[0]!, 'beacon', B, bAfter.firstView);
+    await assertSupplyOk(urls);
   } finally {
     await d.stop();
     rmSync(dir, { recursive: true, force: true });

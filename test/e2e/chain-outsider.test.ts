@@ -23,8 +23,8 @@ import { generateKeyPair } from '../../chain/node/keys.js';
 import { p2pEndpointFor, peerIdStringOf } from '../../chain/node/peer-book.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
 import { DEVNET_PARAMS, signTx, UNIT } from '../../chain/state/index.js';
-import { waitFor as waitForDefault } from '../helpers/wait.js';
-import { allFinalAt, assertSameBlocks, chainOf, firstSeatedHeight, type BlockView, type CommitteeView } from '../helpers/chain-rpc.js';
+import { waitFor as waitForDefault, waitUntil } from '../helpers/wait.js';
+import { allActive, allFinalAt, allReached, assertSameBalance, assertSameBlocks, assertSameCommittee, assertSupplyOk, certifiedBlock, chainOf, finalTxHeights, firstSeatedHeight } from '../helpers/chain-rpc.js';
 
 const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitForDefault(what, cond, timeoutMs);
 const L = 10;
@@ -55,10 +55,7 @@ test('devnet processes: an outsider joins through a bootstrap peer, registers wi
     await assert.rejects(rpcCall(memberUrls[0]!, 'node_get', [outsiders[0]!.address]), (e: unknown) => e instanceof RpcCallError && e.code === -32001, 'not registered yet');
     const regHashes = await d.registerOutsiders();
     assert.equal(regHashes.length, 2);
-    await waitFor('outsiders (and the bad registration) active on the beacon of every node', async () => {
-      for (const u of urls) for (const x of [...outsiders.map((o) => o.address), a!.address]) if ((await rpcCall<{ status: string }>(u, 'node_get', [x])).status !== 'active') return false;
-      return true;
-    });
+    await waitFor('outsiders (and the bad registration) active on the beacon of every node', () => allActive(urls, [...outsiders.map((o) => o.address), a!.address]));
     for (const o of outsiders) {
       const reg = await rpcCall<{ endpoints: string[]; deposit: string }>(memberUrls[0]!, 'node_get', [o.address]);
       assert.ok(reg.endpoints[0]!.endsWith(`/p2p/${peerIdStringOf(o.address)}`), 'registered p2p endpoint carries the peer id of its key');
@@ -80,41 +77,26 @@ test('devnet processes: an outsider joins through a bootstrap peer, registers wi
       }
       return S > 0;
     });
-    const after = await rpcCall<CommitteeView>(memberUrls[0]!, 'committee_get', ['shard-0', S]);
+    // every node, the outsiders too, derived the same committee
+    const after = await assertSameCommittee(urls, 'shard-0', S);
     assert.equal(after.validators.length, 4);
-    for (const u of urls) assert.deepEqual(await rpcCall<CommitteeView>(u, 'committee_get', ['shard-0', S]), after, 'every node (the outsider too) derived the same committee');
 
-    await waitFor('every node past the handover', async () => {
-      for (const u of urls) if ((await chainOf(u)).height < S) return false;
-      return true;
-    });
+    await waitFor('every node past the handover', () => allReached(urls, 'height', S));
     // Transfers keep finalizing: two a → b through the outsider's RPC, one b → a through node 0.
     const transfer = async (from: typeof a, to: typeof a, nonce: number, amount: bigint, via: string): Promise<string> =>
       rpcCall<string>(via, 'tx_submit', [signTx({ chainId: d.chainId, chain: 'shard-0', from: from!.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to: to!.address, amount } }, Buffer.from(from!.seedHex, 'hex'))]);
     const nonceA = (await rpcCall<{ nonce: number }>(memberUrls[0]!, 'account_get', [a!.address])).nonce;
     const nonceB = (await rpcCall<{ nonce: number }>(memberUrls[0]!, 'account_get', [b!.address])).nonce;
     const hashes = [await transfer(a, b, nonceA, 3n * UNIT, outsider.rpc), await transfer(a, b, nonceA + 1, 4n * UNIT, outsider.rpc), await transfer(b, a, nonceB, 5n * UNIT, memberUrls[0]!)];
-    let lastTx = 0;
-    await waitFor('transfers final on every node', async () => {
-      for (const u of urls) {
-        for (const h of hashes) {
-          const st = await rpcCall<{ status: string; height?: number }>(u, 'tx_get', [h]);
-          if (st.status !== 'final') return false;
-          lastTx = Math.max(lastTx, st.height!);
-        }
-      }
-      return true;
-    });
+    // a node not answering counts as "not yet", as in waitFor
+    const lastTx = Math.max(...(await waitUntil('transfers final on every node', () => finalTxHeights(urls, hashes).catch(() => undefined), { timeoutMs: 90_000, intervalMs: 250 })));
 
     // The outsider signs QCs of shard-0 in its epoch (it is one of 4; a QC needs 3).
     const target = Math.max(S + L - 1, lastTx + 1);
     await waitFor(`shard-0 final at ${target} on every node`, () => allFinalAt(urls, target));
     let signed = 0;
     for (let height = S; height <= target; height++) {
-      const g = await rpcCall<CommitteeView>(memberUrls[0]!, 'committee_get', ['shard-0', height]);
-      const blk = await rpcCall<BlockView>(memberUrls[0]!, 'chain_getBlock', ['shard-0', height]);
-      const signers = blk.qc.votes.map((v) => v.signer);
-      assert.ok(signers.length >= 3 && signers.every((s) => g.validators.includes(s)), `QC of ${height} by its own group`);
+      const { committee: g, signers } = await certifiedBlock(memberUrls[0]!, 'shard-0', height, 3);
       if (height < S + L) assert.ok(g.validators.includes(outsider.address), `outsider seated at ${height}`);
       if (signers.includes(outsider.address)) signed++;
     }
@@ -122,13 +104,12 @@ test('devnet processes: an outsider joins through a bootstrap peer, registers wi
     await assertSameBlocks(urls, 'shard-0', 1, target);
     const beaconTop = Math.min(...(await Promise.all(urls.map(async (u) => (await chainOf(u, 'beacon')).height))));
     await assertSameBlocks(urls, 'beacon', Math.max(1, beaconTop - 5), beaconTop);
-    for (const u of urls) assert.equal((await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get')).ok, true, `supply on ${u}`);
+    await assertSupplyOk(urls);
     // The bad registration was logged and skipped, not fatal.
     const log0 = readFileSync(join(members[0]!.dir, 'node.log'), 'utf8');
     assert.match(log0, /registry endpoint skipped/, 'the malformed endpoint is logged');
     assert.match(log0, /peer unreachable; backing off/, 'the unreachable endpoint is logged');
-    const bal = await rpcCall<{ balance: string }>(memberUrls[0]!, 'account_get', [b!.address]);
-    for (const u of urls.slice(1)) assert.equal((await rpcCall<{ balance: string }>(u, 'account_get', [b!.address])).balance, bal.balance);
+    await assertSameBalance(urls, b!.address);
   } finally {
     await d.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -31,6 +31,7 @@ import { receiptSigner } from '../../protocol/payment-keys.js';
 import { RpcChainPort } from '../../relay/payments/chain-port.js';
 import { ChainRpcError, TxFailedError } from '../../relay/payments/chain-rpc.js';
 import { waitFor } from '../helpers/wait.js';
+import { balanceOf, chainOf, type ChainStatusView } from '../helpers/chain-rpc.js';
 
 const FEE = UNIT / 100n;
 const BURN = 10n;
@@ -58,7 +59,7 @@ describe('payment attacks on the chain (devnet processes, claims over JSON-RPC)'
   let sign: (r: PaymentReceipt) => string;
 
   const receipt = (seq: number, amount: bigint, o: Partial<PaymentReceipt> = {}): PaymentReceipt => ({ chainId: d.chainId, channelId, cumulativeBytes: BigInt(seq) * 1_000_000n, cumulativeAmount: amount, seq, ...o });
-  const balance = async (addr: string): Promise<bigint> => BigInt((await rpcCall<{ balance: string }>(url, 'account_get', [addr])).balance);
+  const balance = (addr: string): Promise<bigint> => balanceOf(url, addr);
   const burned = async (): Promise<bigint> => BigInt((await rpcCall<{ perChain: Array<{ chain: string; burned: string }> }>(url, 'supply_get')).perChain.find((c) => c.chain === SHARD)!.burned);
   const snapshot = async (): Promise<Snapshot> => {
     const ch = (await port.getChannel(channelId))!;
@@ -98,7 +99,7 @@ describe('payment attacks on the chain (devnet processes, claims over JSON-RPC)'
     await d.start();
     url = d.rpcUrls()[0]!;
     await waitFor('final blocks', async () => {
-      const s = await rpcCall<{ chains: Array<{ chain: string; finalHeight: number }> }>(url, 'chain_status');
+      const s = await rpcCall<ChainStatusView>(url, 'chain_status');
       return s.chains.every((c) => c.finalHeight >= 2);
     });
     [payerK, relayK, strangerK] = d.accounts as [KeyPair, KeyPair, KeyPair];
@@ -204,10 +205,7 @@ describe('payment attacks on the chain (devnet processes, claims over JSON-RPC)'
     await client.waitFinal(close, { timeoutMs: 60_000 });
     const ch = (await port.getChannel(channelId))!;
     assert.equal(ch.status, 'closing');
-    await waitFor('challenge window over', async () => {
-      const s = await rpcCall<{ chains: Array<{ chain: string; finalHeight: number }> }>(url, 'chain_status');
-      return s.chains.find((c) => c.chain === SHARD)!.finalHeight >= ch.closesAt!;
-    }, 120_000);
+    await waitFor('challenge window over', async () => (await chainOf(url, SHARD)).finalHeight >= ch.closesAt!, 120_000);
     const payer0 = await balance(payerK.address);
     const fin = await client.finalizeChannel(channelId);
     await client.waitFinal(fin, { timeoutMs: 60_000 });
