@@ -142,8 +142,8 @@ export interface ConsensusState {
   readonly candidates: Map<number, string>;
   readonly awaitingValidation: Map<string, number>;
   readonly invalid: Set<string>;
-  /** Requested block hashes → peer asked (null: broadcast). */
-  readonly wanted: Map<string, string | null>;
+  /** Requested block hashes → peer asked (null: broadcast) and the view of the last request. */
+  readonly wanted: Map<string, { readonly peer: string | null; readonly view: number }>;
   readonly evidenceKeys: Set<string>;
   readonly cache: VerifyCache;
 }
@@ -300,10 +300,17 @@ function progress(s: ConsensusState, out: Out): void {
   if (cand !== undefined) tryVote(s, cand, out);
 }
 
+/**
+ * Asks for a missing block: first from the peer that referred to it, then (at most once per view, while
+ * it is still missing) from everyone, so a peer that never answers cannot starve a node whose views
+ * advance by QC before its own timer would retry.
+ */
 function fetchBlock(s: ConsensusState, hash: string, from: string | null, out: Out): void {
-  if (s.blocks.has(hash) || s.wanted.has(hash)) return;
-  const peer = from !== null && from !== s.self ? from : null;
-  s.wanted.set(hash, peer);
+  if (s.blocks.has(hash)) return;
+  const prev = s.wanted.get(hash);
+  if (prev !== undefined && prev.view >= s.view) return;
+  const peer = prev === undefined && from !== null && from !== s.self ? from : null;
+  s.wanted.set(hash, { peer, view: s.view });
   const msg: Message = { type: 'blockRequest', hash };
   out.push(peer !== null ? { type: 'send', to: peer, msg } : { type: 'broadcast', msg });
 }
@@ -461,7 +468,7 @@ function tryVote(s: ConsensusState, hash: string, out: Out): void {
   if (s.invalid.has(hash) || s.awaitingValidation.has(hash)) return;
   const anc = ancestry(s, b.parentHash);
   if (anc.kind === 'missing') {
-    fetchBlock(s, anc.hash, s.wanted.get(hash) ?? b.proposer, out);
+    fetchBlock(s, anc.hash, s.wanted.get(hash)?.peer ?? b.proposer, out);
     return;
   }
   if (anc.kind === 'conflict') return;

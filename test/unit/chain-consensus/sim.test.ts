@@ -88,6 +88,19 @@ test('property: safety with one Byzantine node under random schedules; liveness 
   );
 });
 
+test('a block asked of a silent peer is asked again of everyone once views move on (fast-check counterexample)', () => {
+  // Found by the property above: node 2 asked the equivocator for a height-2 block it never sent; the
+  // others kept forming QCs, so node 2's view timer never fired to retry, it never voted again, and with
+  // the equivocator's votes split no QC chain reached a commit.
+  const p = { seed: 29, n: 4, dropRate: 0.3259657297749073, duplicateRate: 0, maxDelayMs: 11, gstMs: 1452 };
+  const sim = new Simulator({ ...p, byzantine: { index: 1, behavior: 'equivocate' } });
+  sim.runUntil(p.gstMs);
+  const atGst = heights(sim);
+  sim.runUntil(p.gstMs + 4000);
+  sim.checkSafety();
+  heights(sim).forEach((h, i) => assert.ok(h >= (atGst[i] ?? 0) + 10, `node ${i}: ${atGst[i]} → ${h}`));
+});
+
 test('equivocation by a Byzantine leader/voter produces verified evidence', () => {
   for (const behavior of ['equivocate', 'conflictingVotes'] as const) {
     const sim = new Simulator({ n: 4, seed: 11, byzantine: { index: 1, behavior } });
