@@ -1,13 +1,15 @@
 /**
  * Chain benchmark: starts a devnet (2 shards × 4 validators + 4 auditors/beacon = 12 node
- * processes) and drives it with signed transfers (half within a shard, half across) through
- * JSON-RPC batches (each account always talks to the same validator of its shard), following
- * finality over WebSocket. Two phases:
- *  1. saturation, BENCH_SECONDS (default 25): every account keeps up to BENCH_WINDOW txs in
- *     flight (total cap BENCH_IN_FLIGHT) → throughput;
- *  2. paced, BENCH_PACED_SECONDS (default 15) at BENCH_PACED_TPS tx/s (default
- *     BENCH_PACED_FRACTION = 0.5 of the saturation throughput) → finality latency. At
- *     saturation latency is queueing (in flight / throughput), so it is reported separately.
+ * processes) and drives it with signed transfers through JSON-RPC batches (each account always
+ * talks to the same validator of its shard), following finality over WebSocket. Three phases:
+ *  1. intra saturation, BENCH_SECONDS (default 25): transfers within the sender's shard only;
+ *     every account keeps up to BENCH_WINDOW txs in flight (total cap BENCH_IN_FLIGHT) → tps_intra;
+ *  2. cross saturation, BENCH_CROSS_SECONDS (default 15): transfers to the other shard only, same
+ *     windows → tps_cross (a receipt-applying destination block must be final inside the window);
+ *  3. paced, BENCH_PACED_SECONDS (default 15), half within and half across shards, at
+ *     BENCH_PACED_TPS tx/s (default BENCH_PACED_FRACTION = 0.5 of the mean of the two saturation
+ *     rates) → finality latency. At saturation latency is queueing (in flight / throughput), so it
+ *     is reported separately (sat_*, from phase 1; sat_cross_* from phase 2).
  * Prints one JSON object as its last line:
  *   {shards, nodes, tps_intra, tps_cross, finality_p50_ms, finality_p99_ms, cross_finality_p50_ms,
  *    paced_tps, sat_finality_p50_ms, sat_finality_p99_ms, sat_cross_finality_p50_ms,
@@ -30,6 +32,7 @@ import type { KeyPair } from '../chain/node/keys.js';
 import { homeChain, signTx, txHash, UNIT, type SignedTx } from '../chain/state/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 25);
+const CROSS_SECONDS = Number(process.env.BENCH_CROSS_SECONDS ?? 15);
 const WINDOW_PER_ACCOUNT = Number(process.env.BENCH_WINDOW ?? 16);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 3000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 200);
@@ -37,6 +40,8 @@ const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 15);
 /** Paced phase rate in tx/s; 0 = PACED_FRACTION of the throughput measured at saturation. */
 const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
 const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
+/** The devnet's minimum interval between a leader's proposals (ms). */
+const MIN_BLOCK_MS = Number(process.env.BENCH_MIN_BLOCK_MS ?? 100);
 
 function say(m: string): void {
   process.stderr.write(`[bench:chain] ${m}\n`);
@@ -58,8 +63,8 @@ interface Pending {
   phase: Phase;
 }
 
-/** sat = the saturation phase (throughput); paced = the fixed-rate phase (finality latency). */
-type Phase = 'sat' | 'paced';
+/** intra, cross = the saturation phases (throughput); paced = the fixed-rate mixed phase (finality latency). */
+type Phase = 'intra' | 'cross' | 'paced';
 
 /** CPU seconds (user + system) a process has used so far, from /proc (0 if unreadable). */
 function cpuSeconds(pid: number | null): number {
@@ -100,7 +105,7 @@ async function measureVerify(ms: number): Promise<number> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-bench-'));
-  const d = await Devnet.create({ dir, shards: 2, group: 4, auditors: 4, accounts: ACCOUNTS, logLevel: 'warn', timing: { baseTimeoutMs: 2000, minBlockIntervalMs: 100, idleBlockMs: 200, maxTxsPerBlock: 3000 } });
+  const d = await Devnet.create({ dir, shards: 2, group: 4, auditors: 4, accounts: ACCOUNTS, logLevel: 'warn', timing: { baseTimeoutMs: 2000, minBlockIntervalMs: MIN_BLOCK_MS, idleBlockMs: 200, maxTxsPerBlock: 3000 } });
   let ws: WebSocket | undefined;
   try {
     say(`starting ${d.nodes.length} nodes in ${dir}`);
@@ -116,19 +121,16 @@ async function main(): Promise<void> {
     const validatorsOf = (chain: string): string[] => d.nodes.filter((n) => n.role === `validator ${chain}`).map((n) => n.rpc);
 
     const pending = new Map<string, Pending>();
-    /** destination chain → to|amount → pending cross entries awaiting their receipt id */
-    const crossBySource = new Map<string, Pending[]>();
     const receiptWait = new Map<string, Pending>(); // `${src}>${dst}#${id}` → tx
-    const lat: Record<Phase, { final: number[]; cross: number[] }> = { sat: { final: [], cross: [] }, paced: { final: [], cross: [] } };
-    let windowS = 0;
+    const lat: Record<Phase, { final: number[]; cross: number[] }> = { intra: { final: [], cross: [] }, cross: { final: [], cross: [] }, paced: { final: [], cross: [] } };
     /** Final shard blocks seen, and the txs they carried (block size at saturation). */
     let finalBlocks = 0;
     let txsInFinalBlocks = 0;
     let pacedTps = 0;
-    let loadStart = 0;
+    /** End of the running saturation window; txs of a saturation phase count when final before it. */
     let loadEnd = Infinity;
-    let intraFinalInWindow = 0;
-    let crossFinalInWindow = 0;
+    /** Per saturation phase: intra txs final (phase intra), cross txs whose receipt is final (phase cross). */
+    const finalInWindow: Record<Phase, number> = { intra: 0, cross: 0, paced: 0 };
     let submitted = 0;
     let rejected = 0;
     /** One seed buffer per account: signTx caches the imported key per seed object. */
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
           lat[p.phase].final.push(at - p.submitAt);
           outstanding.set(p.from, (outstanding.get(p.from) ?? 1) - 1);
           if (p.cross) inBlockCross.push(p);
-          else if (p.phase === 'sat' && at <= loadEnd) intraFinalInWindow++;
+          else if (p.phase === 'intra' && at <= loadEnd) finalInWindow.intra++;
         }
         for (const r of blk.outgoing) {
           const i = inBlockCross.findIndex((p) => p.dest === r.destination && p.to === r.payload.to && p.amount === BigInt(r.amount));
@@ -182,11 +184,10 @@ async function main(): Promise<void> {
           if (!p) continue;
           receiptWait.delete(k);
           lat[p.phase].cross.push(at - p.submitAt);
-          if (p.phase === 'sat' && at <= loadEnd) crossFinalInWindow++;
+          if (p.phase === 'cross' && at <= loadEnd) finalInWindow.cross++;
         }
       }).catch((e: unknown) => say(`block fetch failed: ${(e as Error).message}`));
     });
-    void crossBySource;
 
     const byShard = new Map<string, KeyPair[]>();
     for (const a of d.accounts) {
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
     let seq = 0;
     let cursor = 0;
 
-    /** Signs and submits up to `budget` txs (one per account with room in its window); half cross-shard. */
+    /** Signs and submits up to `budget` txs (one per account with room in its window): intra or cross only in those phases, alternating when paced. */
     const submitRound = async (phase: Phase, budget: number): Promise<number> => {
       const batches = new Map<string, Array<{ stx: SignedTx; p: Pending; hash: string }>>();
       let n = 0;
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
         if (pending.size >= MAX_IN_FLIGHT) break;
         if ((outstanding.get(a.address) ?? 0) >= WINDOW_PER_ACCOUNT) continue;
         const chain = homeChain(a.address, S);
-        const cross = seq++ % 2 === 1;
+        const cross = phase === 'paced' ? seq++ % 2 === 1 : phase === 'cross';
         const destChain = cross ? shardNames.find((c) => c !== chain)! : chain;
         const pool = byShard.get(destChain)!.filter((x) => x.address !== a.address);
         const to = pool[Math.floor(Math.random() * pool.length)]!.address;
@@ -265,28 +266,41 @@ async function main(): Promise<void> {
       await blockQueue;
     };
 
-    // Phase 1, saturation: as many txs as the windows allow.
-    say(`saturation: ${d.accounts.length} accounts, ${SECONDS} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
     const nodeCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid), 0);
-    const cpuAtStart = nodeCpu();
-    const blocksAtStart = finalBlocks;
-    const txsInBlocksAtStart = txsInFinalBlocks;
-    loadStart = Date.now();
-    loadEnd = loadStart + SECONDS * 1000;
-    while (Date.now() < loadEnd) {
-      const n = await submitRound('sat', Infinity);
-      await new Promise((r) => setTimeout(r, n === 0 ? 50 : 10));
-    }
-    windowS = (Date.now() - loadStart) / 1000;
-    const satCpu = nodeCpu() - cpuAtStart;
-    const satBlocks = finalBlocks - blocksAtStart;
-    const satTxsInBlocks = txsInFinalBlocks - txsInBlocksAtStart;
-    say(`saturation done: submitted ${submitted}, rejected ${rejected}; draining`);
-    await drain();
+    /** Runs one saturation phase: as many txs as the windows allow, for `seconds`. */
+    const saturate = async (phase: 'intra' | 'cross', seconds: number) => {
+      say(`${phase} saturation: ${d.accounts.length} accounts, ${seconds} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
+      const cpuAtStart = nodeCpu();
+      const blocksAtStart = finalBlocks;
+      const txsAtStart = txsInFinalBlocks;
+      const start = Date.now();
+      loadEnd = start + seconds * 1000;
+      while (Date.now() < loadEnd) {
+        const n = await submitRound(phase, Infinity);
+        await new Promise((r) => setTimeout(r, n === 0 ? 50 : 10));
+      }
+      const windowS = (Date.now() - start) / 1000;
+      const cpu = nodeCpu() - cpuAtStart;
+      const blocks = finalBlocks - blocksAtStart;
+      const final = finalInWindow[phase];
+      say(`${phase} saturation done: submitted ${submitted}, rejected ${rejected}; draining`);
+      await drain();
+      loadEnd = Infinity;
+      return {
+        windowS,
+        tps: Math.round((final / windowS) * 10) / 10,
+        // Node processes' CPU time in the window per tx made final in it: the figure least disturbed by other load on a shared machine.
+        cpuMsPerTx: final > 0 ? Math.round(((cpu * 1000) / final) * 100) / 100 : 0,
+        util: Math.round((cpu / windowS) * 100) / 100,
+        blocksPerS: Math.round((blocks / windowS) * 10) / 10,
+        txsPerBlock: blocks > 0 ? Math.round((txsInFinalBlocks - txsAtStart) / blocks) : 0,
+      };
+    };
+    const intra = await saturate('intra', SECONDS);
+    const crossSat = await saturate('cross', CROSS_SECONDS);
 
-    // Phase 2, paced: a steady rate below saturation, for finality latency.
-    const satTps = (intraFinalInWindow + crossFinalInWindow) / windowS;
-    pacedTps = PACED_TPS > 0 ? PACED_TPS : Math.max(10, Math.round(satTps * PACED_FRACTION));
+    // Paced, mixed: a steady rate below saturation, for finality latency.
+    pacedTps = PACED_TPS > 0 ? PACED_TPS : Math.max(10, Math.round(((intra.tps + crossSat.tps) / 2) * PACED_FRACTION));
     say(`paced: ${pacedTps} tx/s for ${PACED_SECONDS} s`);
     const pacedEnd = Date.now() + PACED_SECONDS * 1000;
     const tick = 100;
@@ -316,25 +330,25 @@ async function main(): Promise<void> {
     const result = {
       shards: S,
       nodes: d.nodes.length,
-      seconds: Math.round(windowS * 10) / 10,
+      seconds: Math.round(intra.windowS * 10) / 10,
+      cross_seconds: Math.round(crossSat.windowS * 10) / 10,
       submitted,
       committed,
-      tps_intra: Math.round((intraFinalInWindow / windowS) * 10) / 10,
-      tps_cross: Math.round((crossFinalInWindow / windowS) * 10) / 10,
+      tps_intra: intra.tps,
+      tps_cross: crossSat.tps,
       finality_p50_ms: pct(lat.paced.final, 50),
       finality_p99_ms: pct(lat.paced.final, 99),
       cross_finality_p50_ms: pct(lat.paced.cross, 50),
       paced_tps: pacedTps,
-      sat_finality_p50_ms: pct(lat.sat.final, 50),
-      sat_finality_p99_ms: pct(lat.sat.final, 99),
-      sat_cross_finality_p50_ms: pct(lat.sat.cross, 50),
+      sat_finality_p50_ms: pct(lat.intra.final, 50),
+      sat_finality_p99_ms: pct(lat.intra.final, 99),
+      sat_cross_finality_p50_ms: pct(lat.cross.cross, 50),
       verify_per_s: verifyPerS,
-      // Node processes' CPU time during the saturation window per tx made final in it: the
-      // figure least disturbed by other load on a shared machine.
-      node_cpu_ms_per_tx: intraFinalInWindow + crossFinalInWindow > 0 ? Math.round((satCpu * 1000) / (intraFinalInWindow + crossFinalInWindow) * 100) / 100 : 0,
-      node_cpu_util: Math.round((satCpu / windowS) * 100) / 100,
-      sat_shard_blocks_per_s: Math.round((satBlocks / windowS) * 10) / 10,
-      sat_txs_per_block: satBlocks > 0 ? Math.round(satTxsInBlocks / satBlocks) : 0,
+      node_cpu_ms_per_tx: intra.cpuMsPerTx,
+      node_cpu_util: intra.util,
+      sat_shard_blocks_per_s: intra.blocksPerS,
+      sat_txs_per_block: intra.txsPerBlock,
+      cross_node_cpu_ms_per_tx: crossSat.cpuMsPerTx,
       verifications_per_tx: committed > 0 ? Math.round((verifications / committed) * 100) / 100 : 0,
       supply_ok: supply.ok,
     };
