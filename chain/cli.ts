@@ -234,6 +234,17 @@ program
   });
 
 program
+  .command('peers')
+  .description("a node's p2p peers: dial address, where it comes from (registry, directory, bootstrap, inbound), link state")
+  .action(async () => {
+    const g = program.opts<GlobalOpts>();
+    const rows = await rpcCall<Array<{ address: string; source?: string; multiaddr?: string; dialed?: string; connected: boolean; dialFailures?: number }>>(g.rpc, 'net_peers');
+    const line = (p: (typeof rows)[number]): string =>
+      `  ${p.address.slice(0, 16)}… ${(p.connected ? 'up' : 'down').padEnd(4)} ${(p.source ?? '').padEnd(9)} ${p.multiaddr ?? ''}${p.dialed ? ` (last dialed ${p.dialed})` : ''}${p.dialFailures ? ` failures ${p.dialFailures}` : ''}`;
+    out(Boolean(g.json), rows, [`${rows.filter((p) => p.connected).length}/${rows.length} peers up`, ...rows.map(line)].join('\n'));
+  });
+
+program
   .command('balance')
   .argument('<address>')
   .description('balance and nonce of an account')

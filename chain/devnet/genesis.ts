@@ -75,11 +75,11 @@ export function validatorRegisterTx(g: GenesisFile, key: KeyPair, endpoints: rea
   return signTx(tx, Buffer.from(key.seedHex, 'hex'));
 }
 
-/** The `register` tx a spare validator sends (validator role, its own key as consensus key, its directory endpoints). */
+/** The `register` tx a spare validator sends (validator role, its own key as consensus key, its directory p2p endpoint with /p2p/<peer id> and RPC URL). */
 export function spareRegisterTx(g: GenesisFile, key: KeyPair, nonce = 0): SignedTx {
   const dirEntry = g.nodes.find((n) => n.address === key.address);
   if (!dirEntry) throw new RangeError('not a directory node');
-  return validatorRegisterTx(g, key, [dirEntry.p2p, dirEntry.rpc], SPARE_DEPOSIT, nonce);
+  return validatorRegisterTx(g, key, [p2pEndpointFor(dirEntry.p2p, key.address), dirEntry.rpc], SPARE_DEPOSIT, nonce);
 }
 
 /**

@@ -3,11 +3,12 @@
  * on one long-lived outbound stream per peer (protocol /topchain/msg/1), framed as a 4-byte
  * big-endian length + packed value (wire.ts packValue). Peer identity = the node's Ed25519 key, so the libp2p peer
  * id is derived from the node address and the sender of every frame is authenticated by noise.
- * An address is dialed at the multiaddr its peer book gives (peer-book.ts: genesis directory,
- * then the beacon registry's p2p endpoints, then config bootstrap peers); a peer that dialed us
- * is answered over its connection even if the book does not know it. Peers not in the
- * directory that fail to dial are retried with exponential backoff (≤ 10 s); directory peers
- * every 0.5 s as before. An inbound connection resets a peer's backoff.
+ * An address is dialed at the multiaddr its peer book gives (peer-book.ts: the beacon registry's
+ * p2p endpoints, then the genesis directory, then config bootstrap peers); a directory node
+ * whose registered endpoint fails is tried at its genesis address every other attempt. A peer
+ * that dialed us is answered over its connection even if the book does not know it. Peers not
+ * in the directory that fail to dial are retried with exponential backoff (≤ 10 s); directory
+ * peers every 0.5 s. An inbound connection resets a peer's backoff.
  */
 import './shims.js';
 import './yamux-window.js';
@@ -22,7 +23,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Stream, Connection, PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import type { MessageHandler, NetMessage, Network } from './net.js';
+import type { MessageHandler, NetMessage, Network, PeerStatus } from './net.js';
 import { PeerBook, parseP2pMultiaddr, type PeerEntry } from './peer-book.js';
 import { packValue, unpackValue } from './wire.js';
 
@@ -63,6 +64,10 @@ interface Outbound {
   nextDialAt: number;
   /** Dial failures since the last success (backoff of non-directory peers). */
   failures: number;
+  /** The next dial goes to the peer book's fallback (genesis) address; flips on each failure. */
+  tryFallback: boolean;
+  /** The multiaddr of the last dial attempt (for the peer table). */
+  lastDialed?: string;
 }
 
 /**
@@ -172,6 +177,19 @@ export class Libp2pNetwork implements Network {
     this.handlers.push(handler);
   }
 
+  /** The peer book's entries plus peers known only because they dialed us, with link state. */
+  peerTable(): PeerStatus[] {
+    const rows: PeerStatus[] = [];
+    const seen = new Set<string>();
+    for (const e of this.book.entries()) {
+      seen.add(e.address);
+      const o = this.out.get(e.address);
+      rows.push({ address: e.address, source: e.source, multiaddr: e.multiaddr, ...(o?.lastDialed !== undefined && o.lastDialed !== e.multiaddr ? { dialed: o.lastDialed } : {}), connected: o?.stream?.status === 'open', dialFailures: o?.failures ?? 0 });
+    }
+    for (const [a, o] of this.out) if (!seen.has(a) && a !== this.self) rows.push({ address: a, source: 'inbound', connected: o.stream?.status === 'open', dialFailures: o.failures });
+    return rows;
+  }
+
   connectedPeers(): string[] {
     const out: string[] = [];
     for (const [addr, o] of this.out) if (o.stream && o.stream.status === 'open') out.push(addr);
@@ -216,7 +234,7 @@ export class Libp2pNetwork implements Network {
   private outbound(to: string): Outbound {
     let o = this.out.get(to);
     if (!o) {
-      o = { dialing: false, queue: [], nextDialAt: 0, failures: 0 };
+      o = { dialing: false, queue: [], nextDialAt: 0, failures: 0, tryFallback: false };
       this.out.set(to, o);
     }
     return o;
@@ -235,14 +253,17 @@ export class Libp2pNetwork implements Network {
     if (!node || o.dialing || this.stopped) return;
     if (Date.now() < o.nextDialAt) return;
     o.dialing = true;
+    const fallback = this.book.fallback(to);
     try {
-      const entry = this.book.lookup(to);
+      const entry = (o.tryFallback ? fallback : undefined) ?? this.book.lookup(to);
       const pid = peerIdForAddress(to);
+      o.lastDialed = entry?.multiaddr;
       const target = entry ? multiaddr(`${entry.multiaddr}/p2p/${pid.toString()}`) : pid;
       const stream = await node.dialProtocol(target, MSG_PROTOCOL, { signal: AbortSignal.timeout(3000) });
       stream.inactivityTimeout = 0;
       o.stream = stream;
       o.failures = 0;
+      o.tryFallback = false;
       stream.addEventListener('close', () => {
         if (o.stream === stream) o.stream = undefined;
       });
@@ -254,9 +275,10 @@ export class Libp2pNetwork implements Network {
     } catch (e) {
       o.queue = o.queue.slice(-BACKED_OFF_OUTBOX);
       const entry = this.book.lookup(to);
-      if (!entry || entry.source === 'directory') {
+      o.tryFallback = fallback !== undefined && !o.tryFallback;
+      if (!entry || this.book.isDirectory(to)) {
         o.nextDialAt = Date.now() + DIRECTORY_REDIAL_MS;
-        this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message }, 'dial failed');
+        this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message, ...(fallback ? { next: o.tryFallback ? 'genesis address' : 'registered address' } : {}) }, 'dial failed');
       } else {
         o.failures++;
         o.nextDialAt = Date.now() + Math.min(MAX_BACKOFF_MS, DIRECTORY_REDIAL_MS * 2 ** Math.min(o.failures - 1, 10));

@@ -6,7 +6,7 @@
  * book (peer-book.ts) of the genesis directory, bootstrap peers and the beacon registry's
  * p2p endpoints, which the node feeds through `setRegistryPeers`.
  */
-import type { PeerEntry } from './peer-book.js';
+import type { PeerEntry, PeerSource } from './peer-book.js';
 
 export interface NetMessage {
   /** message kind, e.g. 'cons', 'tx', 'audit', 'receipts', 'sync-req', 'sync-res' */
@@ -17,6 +17,21 @@ export interface NetMessage {
 }
 
 export type MessageHandler = (from: string, msg: NetMessage) => void;
+
+/** One row of a transport's peer table (JSON-RPC `net_peers`). */
+export interface PeerStatus {
+  readonly address: string;
+  /** Where the dial address comes from; 'inbound': known only because it dialed us. */
+  readonly source: PeerSource | 'inbound';
+  /** The address the peer book gives (transport part, no /p2p/). */
+  readonly multiaddr?: string;
+  /** The address last dialed, when it is not `multiaddr` (a genesis fallback). */
+  readonly dialed?: string;
+  /** An outbound stream to the peer is open. */
+  readonly connected: boolean;
+  /** Dial failures since the last success. */
+  readonly dialFailures: number;
+}
 
 export interface Network {
   readonly self: string;
@@ -34,6 +49,8 @@ export interface Network {
    * transports that route by address alone (MemoryNetwork) ignore it.
    */
   setRegistryPeers?(peers: readonly PeerEntry[]): void;
+  /** Known peers with link state; transports without a peer book may omit it. */
+  peerTable?(): PeerStatus[];
 }
 
 /** In-process hub for unit tests: synchronous-free delivery on the microtask/macrotask queue. */

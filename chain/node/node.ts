@@ -36,7 +36,7 @@ import type { Network } from './net.js';
 import type { BlockRecord, PayloadV1 } from './payload.js';
 import type { BatchOp, KvStore } from './store.js';
 import { CommitteeSchedule, committeesFromGenesis } from './epochs.js';
-import { RegistryPeerFeed } from './peer-book.js';
+import { p2pEndpointFor, RegistryPeerFeed } from './peer-book.js';
 import type { Committees } from '../state/election.js';
 import type { Block } from '../consensus/types.js';
 
@@ -102,7 +102,7 @@ export function genesisNodes(g: GenesisFile, params: ChainParams): StateGenesisN
     .filter((n) => role.has(n.address))
     .map((n) => {
       const r = role.get(n.address)!;
-      return { owner: n.address, role: r, consensusKey: n.address, onionKey: null, endpoints: [n.p2p, n.rpc], pricePerGiB: 0n, region: 'local', deposit: params.minDeposit[r] };
+      return { owner: n.address, role: r, consensusKey: n.address, onionKey: null, endpoints: [p2pEndpointFor(n.p2p, n.address), n.rpc], pricePerGiB: 0n, region: 'local', deposit: params.minDeposit[r] };
     });
 }
 

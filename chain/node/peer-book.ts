@@ -11,9 +11,10 @@
  * whoever listens at that address can only complete a handshake under that peer id with the
  * consensus key's private key.
  *
- * Sources, in lookup precedence: the genesis node directory (fixed), the finalized beacon
- * registry (nodes that registered by tx with a p2p endpoint; updated on every beacon commit),
- * and the bootstrap multiaddrs of the node's config. Pure: no IO.
+ * Sources, in lookup precedence: the finalized beacon registry (nodes that registered by tx
+ * with a p2p endpoint, or moved it by an `update` tx; refreshed on every beacon commit), the
+ * genesis node directory (fixed; a dialer falls back to it when a directory node's registered
+ * endpoint fails), and the bootstrap multiaddrs of the node's config. Pure: no IO.
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import { publicKeyFromRaw } from '@libp2p/crypto/keys';
@@ -186,8 +187,9 @@ export interface PeerBookDiff {
 }
 
 /**
- * Address → dial multiaddr, from three sources (precedence: directory, registry, bootstrap; a
- * directory node is always dialed at its genesis address). The node itself is never listed.
+ * Address → dial multiaddr, from three sources (precedence: registry, directory, bootstrap: the
+ * registry holds the owner's latest signed word). The node itself is never listed; membership
+ * of the directory (`isDirectory`) does not depend on the registry.
  */
 export class PeerBook {
   private readonly directory = new Map<string, PeerEntry>();
@@ -223,12 +225,27 @@ export class PeerBook {
   }
 
   lookup(address: string): (PeerEntry & { readonly source: PeerSource }) | undefined {
-    const d = this.directory.get(address);
-    if (d) return { ...d, source: 'directory' };
     const r = this.registry.get(address);
     if (r) return { ...r, source: 'registry' };
+    const d = this.directory.get(address);
+    if (d) return { ...d, source: 'directory' };
     const b = this.bootstrap.get(address);
     return b ? { ...b, source: 'bootstrap' } : undefined;
+  }
+
+  /**
+   * Where else to try a directory node whose registered endpoint differs from its genesis one:
+   * the genesis entry (a dialer alternates between the two while dials fail). Undefined otherwise.
+   */
+  fallback(address: string): (PeerEntry & { readonly source: PeerSource }) | undefined {
+    const r = this.registry.get(address);
+    const d = this.directory.get(address);
+    return r && d && r.multiaddr !== d.multiaddr ? { ...d, source: 'directory' } : undefined;
+  }
+
+  /** Every known peer with the entry lookup() gives, in addresses() order. */
+  entries(): Array<PeerEntry & { readonly source: PeerSource }> {
+    return this.addresses().map((a) => this.lookup(a)!);
   }
 
   isDirectory(address: string): boolean {

@@ -15,6 +15,8 @@
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
  *   metrics_get []                        → counters (tx verifications, commits)
+ *   net_peers []                          → p2p peers: {address, source (registry|directory|bootstrap|inbound),
+ *                                           multiaddr, dialed?, connected, dialFailures}
  * Subscriptions (WebSocket): newBlocks, finalBlocks, channelEvents.
  */
 import { homeChain } from '../state/index.js';
@@ -48,6 +50,8 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
       txsCommitted: r.txsCommitted,
     })),
   }));
+
+  rpc.register('net_peers', () => net.peerTable?.() ?? net.connectedPeers().map((address) => ({ address, connected: true })));
 
   rpc.register('chain_getBlock', async (p) => {
     const chain = stringParam(p, 0, 'chain');

@@ -103,6 +103,15 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
     const st = await cli(['--rpc', urls[4]!, '--json', 'status']);
     assert.equal(st.code, 0, st.stderr);
     assert.equal((JSON.parse(st.stdout) as ChainStatusView).chains.length, 3);
+    // Peers: every other node, dialed at the p2p endpoint its genesis registration carries, and up.
+    const peers = await cli(['--rpc', urls[4]!, '--json', 'peers']);
+    assert.equal(peers.code, 0, peers.stderr);
+    const rows = JSON.parse(peers.stdout) as Array<{ address: string; source: string; multiaddr: string; connected: boolean }>;
+    const others = d.nodes.filter((n) => n.rpc !== urls[4]).map((n) => n.address).sort();
+    assert.deepEqual(rows.map((r) => r.address).sort(), others);
+    for (const r of rows) assert.deepEqual([r.source, r.connected], ['registry', true], `peer ${r.address.slice(0, 8)}`);
+    const human = await cli(['--rpc', urls[4]!, 'peers']);
+    assert.match(human.stdout, new RegExp(`^${others.length}/${others.length} peers up`));
     const keyFile = join(dir, 'cli-key.json');
     writeKeyFile(keyFile, x!);
     const sent = await cli(['--rpc', urls[4]!, '--json', 'send', b!.address, '2.5', '--key', keyFile, '--wait']);

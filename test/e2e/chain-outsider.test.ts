@@ -28,6 +28,7 @@ import { allActive, allFinalAt, allReached, assertSameBalance, assertSameBlocks,
 
 const waitFor = (what: string, cond: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> => waitForDefault(what, cond, timeoutMs);
 const L = 10;
+const pick = (r: { source: string; connected: boolean } | undefined): { source: string; connected: boolean } | undefined => (r ? { source: r.source, connected: r.connected } : undefined);
 
 test('devnet processes: an outsider joins through a bootstrap peer, registers with its p2p endpoint, is elected, signs QCs; all nodes agree', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-outsider-'));
@@ -67,6 +68,12 @@ test('devnet processes: an outsider joins through a bootstrap peer, registers wi
       for (const o of outsiders) if ((await rpcCall<{ peers: number }>(o.rpc, 'chain_status')).peers !== 8) return false;
       return true;
     });
+
+    // A directory node's peer table: the outsiders from the registry and up, the ghost's dead endpoint down with failures.
+    const table = await rpcCall<Array<{ address: string; source: string; connected: boolean; dialFailures: number }>>(memberUrls[0]!, 'net_peers');
+    for (const o of outsiders) assert.deepEqual(pick(table.find((r) => r.address === o.address)), { source: 'registry', connected: true }, 'outsider in the peer table');
+    const ghostRow = table.find((r) => r.address === ghost.address);
+    assert.ok(ghostRow && ghostRow.source === 'registry' && !ghostRow.connected && ghostRow.dialFailures > 0, `unreachable registry peer: ${JSON.stringify(ghostRow)}`);
 
     let S = 0;
     let outsider = outsiders[0]!;

@@ -94,3 +94,48 @@ test('a node outside the directory joins via bootstrap, is answered over its own
     await nd.stop();
   }
 });
+
+test('a directory node that moved is dialed at its registered endpoint; a dead registered endpoint falls back to the genesis address; net peer table shows both', async () => {
+  const [a, d, e] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const at = (i: number): string => `/ip4/127.0.0.1/tcp/${base + i}`;
+  // Genesis says D listens at 0 and E at 1; D actually moved to 2 (and registered that), E is where genesis says
+  // but registered an address nobody listens at.
+  const directory = [
+    { address: a.address, multiaddr: at(3) },
+    { address: d.address, multiaddr: at(0) },
+    { address: e.address, multiaddr: at(1) },
+  ];
+  const na = new Libp2pNetwork({ seedHex: a.seedHex, address: a.address, listen: [at(3)], peers: directory, log: silentLogger() });
+  const nd = new Libp2pNetwork({ seedHex: d.seedHex, address: d.address, listen: [at(2)], peers: directory, log: silentLogger() });
+  const ne = new Libp2pNetwork({ seedHex: e.seedHex, address: e.address, listen: [at(1)], peers: directory, log: silentLogger() });
+  const got: Array<[string, unknown]> = [];
+  nd.onMessage((f, m) => got.push([f, m.body]));
+  ne.onMessage((f, m) => got.push([f, m.body]));
+  const until = async (what: string, cond: () => boolean): Promise<void> => {
+    const end = Date.now() + 15_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  na.setRegistryPeers([
+    { address: d.address, multiaddr: at(2) },
+    { address: e.address, multiaddr: '/ip4/127.0.0.1/tcp/1' },
+  ]);
+  await Promise.all([na.start(), nd.start(), ne.start()]);
+  try {
+    na.multicast([d.address, e.address], { k: 'cons', c: 'shard-0', body: 'hi' });
+    await until('D hears A at its registered address', () => got.some(([f, b]) => f === a.address && b === 'hi' && nd.connectedPeers().length >= 0) && na.connectedPeers().includes(d.address));
+    await until('E is reached at its genesis address after its registered one fails', () => na.connectedPeers().includes(e.address));
+    const table = na.peerTable();
+    const rowD = table.find((r) => r.address === d.address)!;
+    const rowE = table.find((r) => r.address === e.address)!;
+    assert.deepEqual({ source: rowD.source, multiaddr: rowD.multiaddr, connected: rowD.connected, dialed: rowD.dialed }, { source: 'registry', multiaddr: at(2), connected: true, dialed: undefined });
+    assert.deepEqual({ source: rowE.source, multiaddr: rowE.multiaddr, connected: rowE.connected, dialed: rowE.dialed }, { source: 'registry', multiaddr: '/ip4/127.0.0.1/tcp/1', connected: true, dialed: at(1) });
+    assert.equal(rowE.dialFailures, 0, 'failures reset on success');
+    assert.equal(got.filter(([f, b]) => f === a.address && b === 'hi').length, 2, 'both got the multicast');
+  } finally {
+    await Promise.all([na.stop(), nd.stop(), ne.stop()]);
+  }
+});

@@ -74,7 +74,7 @@ test('registryPeers / RegistryPeerFeed: peers keyed by consensus key; unchanged 
   assert.deepEqual(feed.update({}), [], 'unregistered: no peers');
 });
 
-test('PeerBook: directory wins over registry and bootstrap, self is never listed, setRegistry reports added/changed/removed', () => {
+test('PeerBook: registry wins over directory (which stays the fallback) and bootstrap, self is never listed, setRegistry reports added/changed/removed', () => {
   const [self, d1, r1, r2, b1] = Array.from({ length: 5 }, () => generateKeyPair().address) as [string, string, string, string, string];
   const book = new PeerBook(self, [{ address: self, multiaddr: '/ip4/1.1.1.1/tcp/1' }, { address: d1, multiaddr: '/ip4/1.1.1.1/tcp/2' }], [
     { address: b1, multiaddr: '/ip4/1.1.1.1/tcp/3' },
@@ -90,14 +90,24 @@ test('PeerBook: directory wins over registry and bootstrap, self is never listed
     { address: b1, multiaddr: '/ip4/2.2.2.2/tcp/3' },
   ]);
   assert.deepEqual(diff, { added: [r1, d1, b1], removed: [], changed: [] });
-  assert.equal(book.lookup(d1)!.source, 'directory', 'a directory node is dialed at its genesis address');
+  assert.deepEqual(book.lookup(d1), { address: d1, multiaddr: '/ip4/6.6.6.6/tcp/6', source: 'registry' }, 'a directory node that registered elsewhere is dialed there');
+  assert.deepEqual(book.fallback(d1), { address: d1, multiaddr: '/ip4/1.1.1.1/tcp/2', source: 'directory' }, '…with its genesis address as the fallback');
+  assert.equal(book.fallback(r1), undefined, 'no fallback outside the directory');
+  assert.equal(book.isDirectory(d1), true);
   assert.deepEqual(book.lookup(b1), { address: b1, multiaddr: '/ip4/2.2.2.2/tcp/3', source: 'registry' }, 'the registry wins over bootstrap');
   assert.deepEqual(book.addresses(), [d1, ...[r1, b1].sort()]);
+  assert.deepEqual(
+    book.entries().map((e) => [e.address, e.source]),
+    book.addresses().map((a) => [a, a === d1 || a === r1 || a === b1 ? 'registry' : '?']),
+  );
+  book.setRegistry([{ address: d1, multiaddr: '/ip4/1.1.1.1/tcp/2' }, { address: r1, multiaddr: '/ip4/2.2.2.2/tcp/1' }, { address: b1, multiaddr: '/ip4/2.2.2.2/tcp/3' }]);
+  assert.equal(book.fallback(d1), undefined, 'registered at its genesis address: nothing to fall back to');
   diff = book.setRegistry([
     { address: r1, multiaddr: '/ip4/2.2.2.2/tcp/7' },
     { address: r2, multiaddr: '/ip4/2.2.2.2/tcp/8' },
   ]);
   assert.deepEqual(diff, { added: [r2], removed: [d1, b1], changed: [r1] });
+  assert.deepEqual(book.lookup(d1), { address: d1, multiaddr: '/ip4/1.1.1.1/tcp/2', source: 'directory' }, 'unregistered: back to the genesis address');
   assert.equal(book.lookup(b1)!.source, 'bootstrap', 'bootstrap entry remains after the registry drops it');
   assert.deepEqual(book.addresses(), [d1, ...[r1, r2, b1].sort()]);
   book.setRegistry([]);
