@@ -62,7 +62,7 @@ interface Outbound {
   dialing: boolean;
   queue: Uint8Array[];
   nextDialAt: number;
-  /** Dial failures since the last success (backoff of non-directory peers). */
+  /** Dial failures since the last success (the backoff of non-directory peers; directory peers are redialed every 0.5 s). */
   failures: number;
   /** The next dial goes to the peer book's fallback (genesis) address; flips on each failure. */
   tryFallback: boolean;
@@ -276,11 +276,11 @@ export class Libp2pNetwork implements Network {
       o.queue = o.queue.slice(-BACKED_OFF_OUTBOX);
       const entry = this.book.lookup(to);
       o.tryFallback = fallback !== undefined && !o.tryFallback;
+      o.failures++;
       if (!entry || this.book.isDirectory(to)) {
         o.nextDialAt = Date.now() + DIRECTORY_REDIAL_MS;
         this.opts.log.debug({ peer: to.slice(0, 12), err: (e as Error).message, ...(fallback ? { next: o.tryFallback ? 'genesis address' : 'registered address' } : {}) }, 'dial failed');
       } else {
-        o.failures++;
         o.nextDialAt = Date.now() + Math.min(MAX_BACKOFF_MS, DIRECTORY_REDIAL_MS * 2 ** Math.min(o.failures - 1, 10));
         // First failure of a learned peer at info (a bad or unreachable registry endpoint), then debug.
         this.opts.log[o.failures === 1 ? 'info' : 'debug']({ peer: to.slice(0, 12), source: entry.source, multiaddr: entry.multiaddr.slice(0, 120), failures: o.failures, err: (e as Error).message }, 'peer unreachable; backing off');
