@@ -30,7 +30,14 @@ import { packValue, unpackValue } from './wire.js';
 export type { PeerEntry } from './peer-book.js';
 
 export const MSG_PROTOCOL = '/topchain/msg/1';
+/** Largest frame from a peer in the book: a sync response of 32 blocks of up to 3000 txs fits. */
 const MAX_FRAME = 64 * 1024 * 1024;
+/**
+ * Largest frame from a peer the book does not know (it dialed us: a node still syncing before it
+ * registers). Such a peer only sends sync requests and forwarded tx batches, so an anonymous
+ * connection cannot make a node buffer 64 MiB per stream.
+ */
+export const MAX_FRAME_UNKNOWN_PEER = 4 * 1024 * 1024;
 const MAX_OUTBOX = 4096;
 const DIRECTORY_REDIAL_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
@@ -72,7 +79,7 @@ interface Outbound {
 
 /**
  * Reassembles length-prefixed frames from a byte stream. Throws Error('frame too large') for a
- * length over MAX_FRAME. Chunks wait in a list until the frame they belong to is complete, so a
+ * length over `maxFrame()` (read at each frame header; MAX_FRAME by default). Chunks wait in a list until the frame they belong to is complete, so a
  * large frame costs linear time however finely it is split.
  */
 export class FrameDecoder {
@@ -81,6 +88,7 @@ export class FrameDecoder {
   private pendingLen = 0;
   /** Bytes (buf + pending) needed before parsing can make progress. */
   private need = 4;
+  constructor(private readonly maxFrame: () => number = () => MAX_FRAME) {}
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
     this.pending.push(Buffer.from(chunk));
     this.pendingLen += chunk.length;
@@ -94,7 +102,7 @@ export class FrameDecoder {
         return;
       }
       const len = this.buf.readUInt32BE(0);
-      if (len > MAX_FRAME) throw new Error('frame too large');
+      if (len > this.maxFrame()) throw new Error('frame too large');
       if (this.buf.length < 4 + len) {
         this.need = 4 + len;
         return;
@@ -304,7 +312,7 @@ export class Libp2pNetwork implements Network {
       o.nextDialAt = 0;
       if (o.queue.length > 0) void this.dial(from);
     }
-    const dec = new FrameDecoder();
+    const dec = new FrameDecoder(() => (this.book.lookup(from) ? MAX_FRAME : MAX_FRAME_UNKNOWN_PEER));
     stream.addEventListener('message', (ev) => {
       const data = ev.data;
       const chunk = data instanceof Uint8Array ? data : data.subarray();
@@ -327,6 +335,7 @@ export class Libp2pNetwork implements Network {
           }
         });
       } catch (e) {
+        this.opts.log.info({ peer: from.slice(0, 12), known: this.book.lookup(from) !== undefined, err: (e as Error).message }, 'inbound stream aborted');
         stream.abort(e as Error);
       }
     });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Libp2pNetwork } from '../../../chain/node/net-libp2p.js';
+import { Libp2pNetwork, MAX_FRAME_UNKNOWN_PEER } from '../../../chain/node/net-libp2p.js';
 import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 import type { NetMessage } from '../../../chain/node/net.js';
@@ -137,5 +137,43 @@ test('a directory node that moved is dialed at its registered endpoint; a dead r
     assert.equal(got.filter(([f, b]) => f === a.address && b === 'hi').length, 2, 'both got the multicast');
   } finally {
     await Promise.all([na.stop(), nd.stop(), ne.stop()]);
+  }
+});
+
+test('a peer the book does not know may send frames up to MAX_FRAME_UNKNOWN_PEER: a larger one aborts its stream, a known peer\'s goes through', async () => {
+  const [a, k, u] = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+  const base = 20000 + Math.floor(Math.random() * 20000);
+  const at = (i: number): string => `/ip4/127.0.0.1/tcp/${base + i}`;
+  const directory = [
+    { address: a.address, multiaddr: at(0) },
+    { address: k.address, multiaddr: at(1) },
+  ];
+  const na = new Libp2pNetwork({ seedHex: a.seedHex, address: a.address, listen: [at(0)], peers: directory, log: silentLogger() });
+  const nk = new Libp2pNetwork({ seedHex: k.seedHex, address: k.address, listen: [at(1)], peers: directory, log: silentLogger() });
+  const nu = new Libp2pNetwork({ seedHex: u.seedHex, address: u.address, listen: [at(2)], peers: [], bootstrap: [p2pEndpointFor(at(0), a.address)], log: silentLogger() });
+  const got: Array<[string, string, number]> = [];
+  na.onMessage((f, m) => got.push([f, m.k, (m.body as Uint8Array).length]));
+  const until = async (what: string, cond: () => boolean): Promise<void> => {
+    const end = Date.now() + 15_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await Promise.all([na.start(), nk.start(), nu.start()]);
+  try {
+    const big = new Uint8Array(MAX_FRAME_UNKNOWN_PEER + 1024);
+    nu.send(a.address, { k: 'big', c: 'beacon', body: big });
+    nk.send(a.address, { k: 'big', c: 'beacon', body: big });
+    await until('the known peer\'s large frame arrives', () => got.some(([f, kind]) => f === k.address && kind === 'big'));
+    // The unknown peer's stream was aborted; its next (small) message goes over a new stream.
+    await until('the unknown peer reconnects and is heard', () => {
+      nu.send(a.address, { k: 'small', c: 'beacon', body: new Uint8Array(1000) });
+      return got.some(([f, kind]) => f === u.address && kind === 'small');
+    });
+    assert.equal(got.filter(([f, kind]) => f === u.address && kind === 'big').length, 0, 'the oversized frame of an unknown peer is never delivered');
+    assert.equal(got.find(([f, kind]) => f === k.address && kind === 'big')![2], big.length);
+  } finally {
+    await Promise.all([na.stop(), nk.stop(), nu.stop()]);
   }
 });
