@@ -5,6 +5,10 @@ import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 import type { NetMessage } from '../../../chain/node/net.js';
 import { p2pEndpointFor } from '../../../chain/node/peer-book.js';
+import { waitUntil } from '../../helpers/wait.js';
+
+/** Polls a synchronous condition every 20 ms for up to 15 s. */
+const until = (what: string, cond: () => boolean): Promise<true> => waitUntil(what, () => cond() || undefined, { timeoutMs: 15_000, intervalMs: 20 });
 
 test('two libp2p nodes exchange framed messages both ways, with authenticated sender', async () => {
   const a = generateKeyPair();
@@ -58,13 +62,6 @@ test('a node outside the directory joins via bootstrap, is answered over its own
   na.onMessage((f, m) => got.get(a.address)!.push([f, m]));
   nc.onMessage((f, m) => got.get(c.address)!.push([f, m]));
   nd.onMessage((f, m) => got.get(d.address)!.push([f, m]));
-  const until = async (what: string, cond: () => boolean): Promise<void> => {
-    const end = Date.now() + 15_000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
   await na.start();
   await nc.start();
   await nd.start();
@@ -112,13 +109,6 @@ test('a directory node that moved is dialed at its registered endpoint; a dead r
   const got: Array<[string, unknown]> = [];
   nd.onMessage((f, m) => got.push([f, m.body]));
   ne.onMessage((f, m) => got.push([f, m.body]));
-  const until = async (what: string, cond: () => boolean): Promise<void> => {
-    const end = Date.now() + 15_000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
   na.setRegistryPeers([
     { address: d.address, multiaddr: at(2) },
     { address: e.address, multiaddr: '/ip4/127.0.0.1/tcp/1' },
@@ -153,13 +143,6 @@ test('a peer the book does not know may send frames up to MAX_FRAME_UNKNOWN_PEER
   const nu = new Libp2pNetwork({ seedHex: u.seedHex, address: u.address, listen: [at(2)], peers: [], bootstrap: [p2pEndpointFor(at(0), a.address)], log: silentLogger() });
   const got: Array<[string, string, number]> = [];
   na.onMessage((f, m) => got.push([f, m.k, (m.body as Uint8Array).length]));
-  const until = async (what: string, cond: () => boolean): Promise<void> => {
-    const end = Date.now() + 15_000;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out: ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
   await Promise.all([na.start(), nk.start(), nu.start()]);
   try {
     const big = new Uint8Array(MAX_FRAME_UNKNOWN_PEER + 1024);
