@@ -312,7 +312,7 @@ export class Libp2pNetwork implements Network {
       o.nextDialAt = 0;
       if (o.queue.length > 0) void this.dial(from);
     }
-    const dec = new FrameDecoder(() => (this.book.lookup(from) ? MAX_FRAME : MAX_FRAME_UNKNOWN_PEER));
+    const dec = new FrameDecoder(() => (this.book.has(from) ? MAX_FRAME : MAX_FRAME_UNKNOWN_PEER));
     stream.addEventListener('message', (ev) => {
       const data = ev.data;
       const chunk = data instanceof Uint8Array ? data : data.subarray();
@@ -335,7 +335,7 @@ export class Libp2pNetwork implements Network {
           }
         });
       } catch (e) {
-        this.opts.log.info({ peer: from.slice(0, 12), known: this.book.lookup(from) !== undefined, err: (e as Error).message }, 'inbound stream aborted');
+        this.opts.log.info({ peer: from.slice(0, 12), known: this.book.has(from), err: (e as Error).message }, 'inbound stream aborted');
         stream.abort(e as Error);
       }
     });

@@ -248,6 +248,11 @@ export class PeerBook {
     return this.addresses().map((a) => this.lookup(a)!);
   }
 
+  /** Whether any source knows `address` (no allocation: the per-frame check of inbound streams). */
+  has(address: string): boolean {
+    return this.registry.has(address) || this.directory.has(address) || this.bootstrap.has(address);
+  }
+
   isDirectory(address: string): boolean {
     return this.directory.has(address);
   }
