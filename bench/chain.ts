@@ -2,10 +2,12 @@
  * Chain benchmark: starts a devnet (2 shards × 4 validators + 4 auditors/beacon = 12 node
  * processes) and drives it with signed transfers through JSON-RPC batches (each account always
  * talks to the same validator of its shard), following finality over WebSocket. Three phases:
- *  1. intra saturation, BENCH_SECONDS (default 25): transfers within the sender's shard only;
- *     every account keeps up to BENCH_WINDOW txs in flight (total cap BENCH_IN_FLIGHT) → tps_intra;
- *  2. cross saturation, BENCH_CROSS_SECONDS (default 15): transfers to the other shard only, same
- *     windows → tps_cross (a receipt-applying destination block must be final inside the window);
+ *  1. intra saturation, BENCH_WARMUP_SECONDS (default 5) unmeasured, then BENCH_SECONDS (default
+ *     25) measured: transfers within the sender's shard only; every account keeps up to
+ *     BENCH_WINDOW txs in flight (total cap BENCH_IN_FLIGHT) → tps_intra;
+ *  2. cross saturation, BENCH_CROSS_WARMUP_SECONDS (default 10) unmeasured, then
+ *     BENCH_CROSS_SECONDS (default 15): transfers to the other shard only, same windows →
+ *     tps_cross (a receipt-applying destination block must be final inside the window);
  *  3. paced, BENCH_PACED_SECONDS (default 15), half within and half across shards, at
  *     BENCH_PACED_TPS tx/s (default BENCH_PACED_FRACTION = 0.5 of the mean of the two saturation
  *     rates) → finality latency. At saturation latency is queueing (in flight / throughput), so it
@@ -17,9 +19,14 @@
  * tps_* count txs of phase 1 made final inside its window; a cross tx counts when the receipt
  * is applied in a final block of the destination shard. finality = submit → block final (QC +
  * audit certificate); cross_finality = submit → destination block final; finality_* and
- * cross_finality_* are phase 2, sat_* phase 1. verify_per_s = node:crypto Ed25519 verifies
+ * cross_finality_* are phase 2, sat_* phase 1. audit_p50_ms = a shard block's commit → final on
+ * the watching node in phase 2 (the audit stage of finality). verify_per_s = node:crypto Ed25519 verifies
  * per second on both cores at once (two worker threads), measured in this run after the devnet
- * stops. verifications_per_tx = Σ node tx-signature verifications / txs committed.
+ * stops. verifications_per_tx = tx_verifications_per_tx + consensus_verifications_per_tx: every
+ * Ed25519 verification the nodes do per tx. tx_verifications_per_tx = Σ node tx-signature
+ * verifications / txs committed (whole run); consensus_verifications_per_tx = Σ node verifications
+ * of votes, QCs, timeouts and audit shares during phase 1 / txs committed during phase 1 (at
+ * saturation, where blocks are full: idle blocks would otherwise dominate the per-tx share).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +44,14 @@ const WINDOW_PER_ACCOUNT = Number(process.env.BENCH_WINDOW ?? 16);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 3000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 200);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 15);
+/**
+ * Each saturation phase first runs this long unmeasured, so the pipeline (mempools, blocks in
+ * consensus, receipts on their way) is full when the measured window starts: counting from an
+ * empty pipeline would miss the txs in flight at the end (throughput × saturated latency).
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+/** Cross-shard latency at saturation is about twice the intra one, so its pipeline takes longer to fill. */
+const CROSS_WARMUP_SECONDS = Number(process.env.BENCH_CROSS_WARMUP_SECONDS ?? 10);
 /** Paced phase rate in tx/s; 0 = PACED_FRACTION of the throughput measured at saturation. */
 const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
 const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
@@ -125,9 +140,14 @@ async function main(): Promise<void> {
     const lat: Record<Phase, { final: number[]; cross: number[] }> = { intra: { final: [], cross: [] }, cross: { final: [], cross: [] }, paced: { final: [], cross: [] } };
     /** Final shard blocks seen, and the txs they carried (block size at saturation). */
     let finalBlocks = 0;
+    /** Commit time of each shard block on the watch node; commit → final there is the audit stage. */
+    const committedAt = new Map<string, number>();
+    const auditLag: number[] = [];
+    let pacing = false;
     let txsInFinalBlocks = 0;
     let pacedTps = 0;
-    /** End of the running saturation window; txs of a saturation phase count when final before it. */
+    /** The running saturation phase's measured window: its txs count when final inside it. */
+    let measureFrom = Infinity;
     let loadEnd = Infinity;
     /** Per saturation phase: intra txs final (phase intra), cross txs whose receipt is final (phase cross). */
     const finalInWindow: Record<Phase, number> = { intra: 0, cross: 0, paced: 0 };
@@ -149,13 +169,23 @@ async function main(): Promise<void> {
       ws!.once('error', rej);
     });
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: ['finalBlocks'] }));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'subscribe', params: ['newBlocks'] }));
     let blockQueue = Promise.resolve();
     ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as { method?: string; params?: { result: { chain: string; height: number } } };
+      const m = JSON.parse(data.toString()) as { method?: string; params?: { topic: string; result: { chain: string; height: number } } };
       if (m.method !== 'subscription' || !m.params) return;
       const { chain, height } = m.params.result;
       if (chain === 'beacon') return;
       const at = Date.now();
+      if (m.params.topic === 'newBlocks') {
+        committedAt.set(`${chain}#${height}`, at);
+        return;
+      }
+      const c = committedAt.get(`${chain}#${height}`);
+      if (c !== undefined) {
+        committedAt.delete(`${chain}#${height}`);
+        if (pacing) auditLag.push(at - c);
+      }
       finalBlocks++;
       blockQueue = blockQueue.then(async () => {
         const blk = await rpcCall<{ body: { txs: SignedTx[]; receipts: Array<{ source: string; destination: string; id: number }> }; outgoing: Array<{ source: string; destination: string; id: number; amount: string; payload: { to?: string } }> }>(watchUrl, 'chain_getBlock', [chain, height]);
@@ -169,7 +199,7 @@ async function main(): Promise<void> {
           lat[p.phase].final.push(at - p.submitAt);
           outstanding.set(p.from, (outstanding.get(p.from) ?? 1) - 1);
           if (p.cross) inBlockCross.push(p);
-          else if (p.phase === 'intra' && at <= loadEnd) finalInWindow.intra++;
+          else if (p.phase === 'intra' && at >= measureFrom && at <= loadEnd) finalInWindow.intra++;
         }
         for (const r of blk.outgoing) {
           const i = inBlockCross.findIndex((p) => p.dest === r.destination && p.to === r.payload.to && p.amount === BigInt(r.amount));
@@ -184,7 +214,7 @@ async function main(): Promise<void> {
           if (!p) continue;
           receiptWait.delete(k);
           lat[p.phase].cross.push(at - p.submitAt);
-          if (p.phase === 'cross' && at <= loadEnd) finalInWindow.cross++;
+          if (p.phase === 'cross' && at >= measureFrom && at <= loadEnd) finalInWindow.cross++;
         }
       }).catch((e: unknown) => say(`block fetch failed: ${(e as Error).message}`));
     });
@@ -267,24 +297,44 @@ async function main(): Promise<void> {
     };
 
     const nodeCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid), 0);
-    /** Runs one saturation phase: as many txs as the windows allow, for `seconds`. */
-    const saturate = async (phase: 'intra' | 'cross', seconds: number) => {
-      say(`${phase} saturation: ${d.accounts.length} accounts, ${seconds} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
+    /** Consensus-signature verifications summed over the nodes, and txs committed on the watch node. */
+    const counters = async (): Promise<{ consensus: number; committed: number }> => {
+      let consensus = 0;
+      let committed = 0;
+      for (const u of urls) {
+        const m = await rpcCall<{ consensusVerifications: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
+        consensus += m.consensusVerifications;
+        if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
+      }
+      return { consensus, committed };
+    };
+    /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
+    const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
+      say(`${phase} saturation: ${d.accounts.length} accounts, ${warmup} s warm-up + ${seconds} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
+      const load = async (until: number): Promise<void> => {
+        while (Date.now() < until) {
+          const n = await submitRound(phase, Infinity);
+          await new Promise((r) => setTimeout(r, n === 0 ? 50 : 10));
+        }
+      };
+      await load(Date.now() + warmup * 1000);
       const cpuAtStart = nodeCpu();
+      const countersAtStart = await counters();
       const blocksAtStart = finalBlocks;
       const txsAtStart = txsInFinalBlocks;
       const start = Date.now();
+      measureFrom = start;
       loadEnd = start + seconds * 1000;
-      while (Date.now() < loadEnd) {
-        const n = await submitRound(phase, Infinity);
-        await new Promise((r) => setTimeout(r, n === 0 ? 50 : 10));
-      }
+      await load(loadEnd);
       const windowS = (Date.now() - start) / 1000;
       const cpu = nodeCpu() - cpuAtStart;
+      const countersAtEnd = await counters();
+      const committedInWindow = countersAtEnd.committed - countersAtStart.committed;
       const blocks = finalBlocks - blocksAtStart;
       const final = finalInWindow[phase];
       say(`${phase} saturation done: submitted ${submitted}, rejected ${rejected}; draining`);
       await drain();
+      measureFrom = Infinity;
       loadEnd = Infinity;
       return {
         windowS,
@@ -294,15 +344,18 @@ async function main(): Promise<void> {
         util: Math.round((cpu / windowS) * 100) / 100,
         blocksPerS: Math.round((blocks / windowS) * 10) / 10,
         txsPerBlock: blocks > 0 ? Math.round((txsInFinalBlocks - txsAtStart) / blocks) : 0,
+        // Votes, QCs, timeouts and audit shares verified while this phase ran, per tx committed meanwhile.
+        consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
       };
     };
-    const intra = await saturate('intra', SECONDS);
-    const crossSat = await saturate('cross', CROSS_SECONDS);
+    const intra = await saturate('intra', WARMUP_SECONDS, SECONDS);
+    const crossSat = await saturate('cross', CROSS_WARMUP_SECONDS, CROSS_SECONDS);
 
     // Paced, mixed: a steady rate below saturation, for finality latency.
     pacedTps = PACED_TPS > 0 ? PACED_TPS : Math.max(10, Math.round(((intra.tps + crossSat.tps) / 2) * PACED_FRACTION));
     say(`paced: ${pacedTps} tx/s for ${PACED_SECONDS} s`);
     const pacedEnd = Date.now() + PACED_SECONDS * 1000;
+    pacing = true;
     const tick = 100;
     let owed = 0;
     for (let next = Date.now(); Date.now() < pacedEnd; ) {
@@ -314,6 +367,7 @@ async function main(): Promise<void> {
     }
     say(`paced done: submitted ${submitted}, rejected ${rejected}; draining`);
     await drain();
+    pacing = false;
     let verifications = 0;
     let committed = 0;
     for (const u of urls) {
@@ -321,6 +375,7 @@ async function main(): Promise<void> {
       verifications += m.txVerifications;
       if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
     }
+    const txVerifyPerTx = committed > 0 ? verifications / committed : 0;
     const supply = await rpcCall<{ ok: boolean; message: string }>(watchUrl, 'supply_get');
     say(`supply after load: ${supply.message}; unfinished txs ${pending.size}, receipts awaiting ${receiptWait.size}`);
     ws.close();
@@ -332,6 +387,8 @@ async function main(): Promise<void> {
       nodes: d.nodes.length,
       seconds: Math.round(intra.windowS * 10) / 10,
       cross_seconds: Math.round(crossSat.windowS * 10) / 10,
+      warmup_seconds: WARMUP_SECONDS,
+      cross_warmup_seconds: CROSS_WARMUP_SECONDS,
       submitted,
       committed,
       tps_intra: intra.tps,
@@ -339,6 +396,7 @@ async function main(): Promise<void> {
       finality_p50_ms: pct(lat.paced.final, 50),
       finality_p99_ms: pct(lat.paced.final, 99),
       cross_finality_p50_ms: pct(lat.paced.cross, 50),
+      audit_p50_ms: pct(auditLag, 50),
       paced_tps: pacedTps,
       sat_finality_p50_ms: pct(lat.intra.final, 50),
       sat_finality_p99_ms: pct(lat.intra.final, 99),
@@ -349,7 +407,9 @@ async function main(): Promise<void> {
       sat_shard_blocks_per_s: intra.blocksPerS,
       sat_txs_per_block: intra.txsPerBlock,
       cross_node_cpu_ms_per_tx: crossSat.cpuMsPerTx,
-      verifications_per_tx: committed > 0 ? Math.round((verifications / committed) * 100) / 100 : 0,
+      verifications_per_tx: Math.round((txVerifyPerTx + intra.consensusVerifyPerTx) * 100) / 100,
+      tx_verifications_per_tx: Math.round(txVerifyPerTx * 100) / 100,
+      consensus_verifications_per_tx: Math.round(intra.consensusVerifyPerTx * 100) / 100,
       supply_ok: supply.ok,
     };
     process.stdout.write(JSON.stringify(result) + '\n');

@@ -23,7 +23,7 @@ export {
 } from './certificate.js';
 export type { ChainRef, VerifyContext, Certificate, CertificateKind, CertificateSubject } from './certificate.js';
 export { encodeMessage, decodeMessage, MalformedMessageError, MAX_MESSAGE_BYTES } from './messages.js';
-export { createSigner, generateKey, verifySignature, VerifyCache } from './crypto.js';
+export { createSigner, generateKey, verifySignature, signatureVerifications, VerifyCache } from './crypto.js';
 export type { Signer } from './crypto.js';
 export { verifyCommittedChain, ChainVerificationError } from './sync.js';
 export type { VerifyChainOptions } from './sync.js';

@@ -17,6 +17,7 @@ import { createChainMetrics } from './metrics.js';
 import { Registry } from 'prom-client';
 import { hashOf } from './chain-runtime.js';
 import { byzantineFromEnv } from './test-hooks.js';
+import { signatureVerifications } from '../consensus/index.js';
 
 export interface RunningNode {
   readonly node: ChainNode;
@@ -57,6 +58,7 @@ export async function runNode(configPath: string): Promise<RunningNode> {
       for (const rt of node.runtimes.values()) metrics.observeRuntime(rt);
       metrics.observeSupply(node.supply());
       metrics.observeVerifications(node.txVerifications);
+      metrics.observeConsensusVerifications(signatureVerifications.count);
       metrics.peers.set(net.connectedPeers().length);
       return metrics.registry.metrics();
     },

@@ -84,6 +84,7 @@ export interface ChainMetrics {
   readonly supply: Gauge<'kind'>;
   readonly supplyOk: Gauge;
   readonly txVerifications: Counter;
+  readonly consensusVerifications: Counter;
   readonly peers: Gauge;
   readonly errors: Counter<'kind'>;
   /** A committed block: counts it, its tx results and receipts, and the time since the chain's previous block. */
@@ -98,6 +99,8 @@ export interface ChainMetrics {
   observeSupply(report: SupplyReport): void;
   /** Cumulative tx verifications of the node (fed through CounterSync: never decreases). */
   observeVerifications(total: number): void;
+  /** Cumulative consensus-signature verifications of the process (votes, QCs, timeouts, audit shares). */
+  observeConsensusVerifications(total: number): void;
 }
 
 /** Creates the chain metrics on `registry` (a fresh one by default, never the global one). */
@@ -119,6 +122,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
   const supply = new Gauge({ name: 'topchain_supply', help: 'Where the supply sits over all chains in base units, as seen by this node', labelNames: ['kind'], registers: [r] });
   const supplyOk = new Gauge({ name: 'topchain_supply_ok', help: '1 if the supply invariant holds over all chains as seen by this node', registers: [r] });
   const txVerifications = new Counter({ name: 'topchain_tx_verifications_total', help: 'Ed25519 transaction signature verifications done by this node', registers: [r] });
+  const consensusVerifications = new Counter({ name: 'topchain_consensus_verifications_total', help: 'Ed25519 verifications of consensus signatures (votes, QCs, timeouts, audit shares) done by this node', registers: [r] });
   const peers = new Gauge({ name: 'topchain_peers', help: 'Peers this node has an open message stream to', registers: [r] });
   const errors = new Counter({ name: 'topchain_errors_total', help: 'Errors by kind (refused blocks and payloads, store and sync failures)', labelNames: ['kind'], registers: [r] });
   for (const chain of chains) {
@@ -130,6 +134,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
   for (const kind of CHAIN_ERROR_KINDS) errors.inc({ kind }, 0);
   for (const kind of FINALITY_KINDS) finality.zero({ kind });
   const verifySync = new CounterSync();
+  const consensusVerifySync = new CounterSync();
 
   const lastBlockAt = new Map<string, number>();
   const commitAt = new Map<string, number>();
@@ -151,6 +156,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
     supply,
     supplyOk,
     txVerifications,
+    consensusVerifications,
     peers,
     errors,
     observeBlock(chainName, b) {
@@ -226,6 +232,9 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
     },
     observeVerifications(total) {
       verifySync.advance(txVerifications, total);
+    },
+    observeConsensusVerifications(total) {
+      consensusVerifySync.advance(consensusVerifications, total);
     },
   };
   return m;

@@ -20,6 +20,7 @@
  * Subscriptions (WebSocket): newBlocks, finalBlocks, channelEvents.
  */
 import { homeChain } from '../state/index.js';
+import { signatureVerifications } from '../consensus/index.js';
 import type { ChainNode } from './node.js';
 import { MalformedTxError, TxRejected } from './node.js';
 import { nodeStatusOf } from './node-status.js';
@@ -150,6 +151,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
 
   rpc.register('metrics_get', () => ({
     txVerifications: node.txVerifications,
+    consensusVerifications: signatureVerifications.count,
     txsCommitted: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, r.txsCommitted])),
   }));
 }

@@ -256,6 +256,10 @@ test('chain: finality by kind (block: commit → final; tx: admission → final)
   m.observeVerifications(4); // a source reset never decreases the counter
   m.observeVerifications(6);
   assert.equal(await value(m.txVerifications), 12);
+  m.observeConsensusVerifications(7);
+  m.observeConsensusVerifications(9);
+  assert.equal(await value(m.consensusVerifications), 9);
+  assert.equal(await value(m.txVerifications), 12); // the two counters are independent
   m.error('store');
   assert.equal(await value(m.errors, { kind: 'store' }), 1);
   assert.equal(await value(m.errors, { kind: 'sync' }), 0);
