@@ -20,7 +20,8 @@
  * is applied in a final block of the destination shard. finality = submit → block final (QC +
  * audit certificate); cross_finality = submit → destination block final; finality_* and
  * cross_finality_* are phase 2, sat_* phase 1. audit_p50_ms = a shard block's commit → final on
- * the watching node in phase 2 (the audit stage of finality). verify_per_s = node:crypto Ed25519 verifies
+ * the watching node in phase 2 (the audit stage of finality); cross_hop_p50_ms = a cross tx's source
+ * block final → the destination block applying its receipt final, phase 2. verify_per_s = node:crypto Ed25519 verifies
  * per second on both cores at once (two worker threads), measured in this run after the devnet
  * stops. verifications_per_tx = tx_verifications_per_tx + consensus_verifications_per_tx: every
  * Ed25519 verification the nodes do per tx. tx_verifications_per_tx = Σ node tx-signature
@@ -76,6 +77,8 @@ interface Pending {
   amount: bigint;
   dest: string;
   phase: Phase;
+  /** When the source block holding a cross tx became final (watch node). */
+  sourceFinalAt?: number;
 }
 
 /** intra, cross = the saturation phases (throughput); paced = the fixed-rate mixed phase (finality latency). */
@@ -143,6 +146,8 @@ async function main(): Promise<void> {
     /** Commit time of each shard block on the watch node; commit → final there is the audit stage. */
     const committedAt = new Map<string, number>();
     const auditLag: number[] = [];
+    /** Paced cross txs: source block final → destination block (applying the receipt) final. */
+    const crossHop: number[] = [];
     let pacing = false;
     let txsInFinalBlocks = 0;
     let pacedTps = 0;
@@ -198,7 +203,10 @@ async function main(): Promise<void> {
           pending.delete(h);
           lat[p.phase].final.push(at - p.submitAt);
           outstanding.set(p.from, (outstanding.get(p.from) ?? 1) - 1);
-          if (p.cross) inBlockCross.push(p);
+          if (p.cross) {
+            p.sourceFinalAt = at;
+            inBlockCross.push(p);
+          }
           else if (p.phase === 'intra' && at >= measureFrom && at <= loadEnd) finalInWindow.intra++;
         }
         for (const r of blk.outgoing) {
@@ -214,6 +222,7 @@ async function main(): Promise<void> {
           if (!p) continue;
           receiptWait.delete(k);
           lat[p.phase].cross.push(at - p.submitAt);
+          if (p.phase === 'paced' && p.sourceFinalAt !== undefined) crossHop.push(at - p.sourceFinalAt);
           if (p.phase === 'cross' && at >= measureFrom && at <= loadEnd) finalInWindow.cross++;
         }
       }).catch((e: unknown) => say(`block fetch failed: ${(e as Error).message}`));
@@ -297,6 +306,15 @@ async function main(): Promise<void> {
     };
 
     const nodeCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid), 0);
+    /** CPU seconds per node role: shard validators, and the auditor+beacon nodes. */
+    const roleCpu = (): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const n of d.nodes) {
+        const role = n.role.startsWith('validator') ? 'validator' : 'auditor';
+        out[role] = (out[role] ?? 0) + cpuSeconds(n.pid);
+      }
+      return out;
+    };
     /** Consensus-signature verifications summed over the nodes, and txs committed on the watch node. */
     const counters = async (): Promise<{ consensus: number; committed: number }> => {
       let consensus = 0;
@@ -318,8 +336,10 @@ async function main(): Promise<void> {
         }
       };
       await load(Date.now() + warmup * 1000);
-      const cpuAtStart = nodeCpu();
       const countersAtStart = await counters();
+      // CPU and time are sampled together (the RPC round above must not fall inside one only).
+      const cpuAtStart = nodeCpu();
+      const roleCpuAtStart = roleCpu();
       const blocksAtStart = finalBlocks;
       const txsAtStart = txsInFinalBlocks;
       const start = Date.now();
@@ -328,6 +348,7 @@ async function main(): Promise<void> {
       await load(loadEnd);
       const windowS = (Date.now() - start) / 1000;
       const cpu = nodeCpu() - cpuAtStart;
+      const roleCpuAtEnd = roleCpu();
       const countersAtEnd = await counters();
       const committedInWindow = countersAtEnd.committed - countersAtStart.committed;
       const blocks = finalBlocks - blocksAtStart;
@@ -341,6 +362,8 @@ async function main(): Promise<void> {
         tps: Math.round((final / windowS) * 10) / 10,
         // Node processes' CPU time in the window per tx made final in it: the figure least disturbed by other load on a shared machine.
         cpuMsPerTx: final > 0 ? Math.round(((cpu * 1000) / final) * 100) / 100 : 0,
+        // The same split by role: summed over the 8 shard validators, and over the 4 auditor+beacon nodes.
+        cpuMsPerTxByRole: Object.fromEntries(Object.keys(roleCpuAtEnd).map((r) => [r, final > 0 ? Math.round((((roleCpuAtEnd[r]! - (roleCpuAtStart[r] ?? 0)) * 1000) / final) * 100) / 100 : 0])),
         util: Math.round((cpu / windowS) * 100) / 100,
         blocksPerS: Math.round((blocks / windowS) * 10) / 10,
         txsPerBlock: blocks > 0 ? Math.round((txsInFinalBlocks - txsAtStart) / blocks) : 0,
@@ -396,6 +419,7 @@ async function main(): Promise<void> {
       finality_p50_ms: pct(lat.paced.final, 50),
       finality_p99_ms: pct(lat.paced.final, 99),
       cross_finality_p50_ms: pct(lat.paced.cross, 50),
+      cross_hop_p50_ms: pct(crossHop, 50),
       audit_p50_ms: pct(auditLag, 50),
       paced_tps: pacedTps,
       sat_finality_p50_ms: pct(lat.intra.final, 50),
@@ -404,6 +428,7 @@ async function main(): Promise<void> {
       verify_per_s: verifyPerS,
       node_cpu_ms_per_tx: intra.cpuMsPerTx,
       node_cpu_util: intra.util,
+      node_cpu_ms_per_tx_by_role: intra.cpuMsPerTxByRole,
       sat_shard_blocks_per_s: intra.blocksPerS,
       sat_txs_per_block: intra.txsPerBlock,
       cross_node_cpu_ms_per_tx: crossSat.cpuMsPerTx,
