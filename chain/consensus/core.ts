@@ -1,5 +1,5 @@
 /**
- * Chained BFT core (HotStuff family, LibraBFT/DiemBFT-v3 rules), pure and event driven:
+ * Chained BFT core (HotStuff family, 2-chain commit as in DiemBFT-v4/Jolteon), pure and event driven:
  * `step(state, event) → {state, actions}`. No IO, no timers, no randomness; time arrives on events.
  *
  * Protocol (n = 3f+1 members, quorum q = ⌊2n/3⌋+1):
@@ -9,16 +9,20 @@
  *   B.view > lastVotedView, it has not timed out in B.view, B.justify.view ≥ lockedView, B's ancestry
  *   back to the last committed block is known, and the app validated the payload.
  * - Any node collecting q votes for (view, block) forms a QC; seeing a QC for view v moves it to view v+1.
- * - Lock: on a QC for B2 (whose justify certifies B1), lockedView ← max(lockedView, B2.justify.view).
- * - Commit (3-chain): B0 ← B1 ← B2 with consecutive views and a QC for B2 commits B0 and its ancestors.
+ * - Lock: on any valid QC, lockedView ← max(lockedView, QC.view) (the lock is the highest QC seen).
+ * - Commit (2-chain): B0 ← B1 with consecutive views and a QC for B1 commits B0 and its ancestors.
  * - View change: when the view timer fires a member broadcasts a signed timeout for the view with its
  *   highest QC, and rebroadcasts with exponential backoff; q timeouts form a TC that moves everyone to
  *   view v+1; f+1 timeouts for the current view make a member time out too. A node that hears a timeout
  *   for an older view replies with a `sync` carrying its highest QC and last TC.
  * Safety sketch: honest members vote at most once per view, so each view has at most one certified block.
- * If B0 commits via B0←B1←B2 (views v, v+1, v+2), the q voters of B2 hold lockedView ≥ v; any QC
- * for a later view includes one of them, so its block's justify has view ≥ v and, by induction over
- * views, every certified block with view > v extends B0. Hence no conflicting block ever commits.
+ * If B0 commits via B0←B1 (views v, v+1, QC for B1), each of the q voters of B1 had processed B1's
+ * justify, QC(B0), before voting, so holds lockedView ≥ v from then on. Any QC for a view w > v+1
+ * includes one of them, so its block's justify has view ≥ v: it certifies B0 (the one certified block
+ * of view v) or, by induction over views, a block extending B0. Hence no conflicting block commits.
+ * Liveness: a member refusing a proposal below its lock sends its highest QC to the next leader, and
+ * every timeout carries the sender's highest QC, so after GST the next honest leader extends a QC no
+ * honest lock is above (at worst one view after a TC formed without the highest lock's timeout).
  * State is linear: step consumes the state it is given (it may mutate it) and returns the next one.
  */
 import { sha256Hex } from './encoding.js';
@@ -128,6 +132,8 @@ export interface ConsensusState {
   proposeReadyView: number;
   requestedView: number;
   proposedView: number;
+  /** Last view in which this member told the next leader about a lock above a proposal's justify. */
+  lockHintView: number;
   committed: Block;
   committedQC: QC;
   readonly blocks: Map<string, Block>;
@@ -192,6 +198,7 @@ export function createConsensus(cfg: ConsensusConfig): ConsensusState {
     proposeReadyView: 0,
     requestedView: 0,
     proposedView: 0,
+    lockHintView: 0,
     committed,
     committedQC,
     blocks: new Map([[committed.hash, committed]]),
@@ -214,6 +221,16 @@ export function createConsensus(cfg: ConsensusConfig): ConsensusState {
 
 export function leaderOf(s: ConsensusState, view: number): string {
   return s.cfg.leaderOf ? s.cfg.leaderOf(view) : (s.cfg.members[view % s.n] as string);
+}
+/**
+ * The view this member leads and has not asked a payload for yet because the block interval has
+ * not elapsed (the app may cut the wait short with a 'propose' timer event for it), or null.
+ */
+export function waitingToPropose(s: ConsensusState): number | null {
+  const v = s.view;
+  if (s.self === null || !s.started || leaderOf(s, v) !== s.self) return null;
+  if (s.p.blockIntervalMs <= 0 || s.proposeReadyView >= v || s.requestedView >= v || s.proposedView >= v) return null;
+  return v;
 }
 export function getSafetyState(s: ConsensusState): SafetyState {
   return { lastVotedView: s.lastVotedView, lockedView: s.lockedView, highQC: s.highQC, lastTimeoutView: s.lastTimeoutView };
@@ -293,7 +310,7 @@ function enterView(s: ConsensusState, v: number, via: 'qc' | 'tc' | 'start', out
 function progress(s: ConsensusState, out: Out): void {
   for (const [h, qc] of s.qcs) {
     const b = s.blocks.get(h);
-    if (b) lockAndCommit(s, b, qc, out);
+    if (b) tryCommit(s, b, qc, out);
   }
   maybePropose(s, out);
   const cand = s.candidates.get(s.view);
@@ -342,6 +359,7 @@ function noteQC(s: ConsensusState, qc: QC): void {
 /** A verified QC: update highQC, lock, commit, and move to view qc.view+1. */
 function processQC(s: ConsensusState, qc: QC, from: string | null, out: Out): void {
   if (qc.view > s.highQC.view) s.highQC = qc;
+  if (qc.view > s.lockedView) s.lockedView = qc.view;
   if (qc.view > 0 && qc.view + 2 >= s.view && !s.qcFormedViews.has(qc.view)) {
     // Each share is a signed vote: remembering them exposes members who signed another block in this view.
     s.qcFormedViews.add(qc.view);
@@ -352,7 +370,7 @@ function processQC(s: ConsensusState, qc: QC, from: string | null, out: Out): vo
   }
   noteQC(s, qc);
   const b = s.blocks.get(qc.blockHash);
-  if (b) lockAndCommit(s, b, qc, out);
+  if (b) tryCommit(s, b, qc, out);
   else if (qc.height > s.committed.height) fetchBlock(s, qc.blockHash, from, out);
   if (qc.view >= s.view && s.started) enterView(s, qc.view + 1, 'qc', out);
 }
@@ -362,10 +380,8 @@ function processTC(s: ConsensusState, tc: TC, out: Out): void {
   if (tc.view >= s.view && s.started) enterView(s, tc.view + 1, 'tc', out);
 }
 
-function lockAndCommit(s: ConsensusState, b2: Block, qc: QC, out: Out): void {
-  if (b2.justify.view > s.lockedView) s.lockedView = b2.justify.view;
-  const b1 = s.blocks.get(b2.parentHash);
-  if (!b1 || b1.view + 1 !== b2.view) return;
+/** `qc` certifies `b1`: if b1's parent b0 has the view just before b1's, b0 and its ancestors commit. */
+function tryCommit(s: ConsensusState, b1: Block, qc: QC, out: Out): void {
   const b0 = s.blocks.get(b1.parentHash);
   if (!b0 || b0.view + 1 !== b1.view) return;
   if (b0.height <= s.committed.height) {
@@ -387,7 +403,7 @@ function lockAndCommit(s: ConsensusState, b2: Block, qc: QC, out: Out): void {
     return;
   }
   chain.reverse();
-  const proof: CommitProof = { chain: [headerOf(b1), headerOf(b2)], qc };
+  const proof: CommitProof = { chain: [headerOf(b1)], qc };
   for (let i = 0; i < chain.length; i++) {
     const blk = chain[i] as Block;
     const certifying = i + 1 < chain.length ? (chain[i + 1] as Block).justify : b1.justify;
@@ -464,6 +480,12 @@ function onPayload(s: ConsensusState, view: number, parentHash: string, payload:
 function tryVote(s: ConsensusState, hash: string, out: Out): void {
   const b = s.blocks.get(hash);
   if (!b || s.self === null) return;
+  if (b.view === s.view && b.justify.view < s.lockedView && s.lockHintView < b.view) {
+    // The leader built below our lock (it missed our highest QC): hand it to the next leader.
+    s.lockHintView = b.view;
+    const next = leaderOf(s, b.view + 1);
+    if (next !== s.self) out.push({ type: 'send', to: next, msg: { type: 'sync', highQC: s.highQC, ...(s.lastTC ? { tc: s.lastTC } : {}) } });
+  }
   if (b.view !== s.view || b.view <= s.lastVotedView || b.view <= s.lastTimeoutView || b.justify.view < s.lockedView) return;
   if (s.invalid.has(hash) || s.awaitingValidation.has(hash)) return;
   const anc = ancestry(s, b.parentHash);

@@ -1,5 +1,5 @@
 /** Public API of the consensus core (see core.ts for the protocol). */
-export { createConsensus, step, leaderOf, getSafetyState, lookupBlock, headerOf, SafetyViolationError } from './core.js';
+export { createConsensus, step, leaderOf, waitingToPropose, getSafetyState, lookupBlock, headerOf, SafetyViolationError } from './core.js';
 export type { ConsensusConfig, ConsensusState, StepResult } from './core.js';
 export * from './types.js';
 export {

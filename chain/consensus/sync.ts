@@ -12,7 +12,7 @@ export interface VerifyChainOptions extends ChainRef {
   readonly genesisId: string;
   /** Trusted starting point (already committed locally); default the genesis block. */
   readonly anchor?: { readonly height: number; readonly hash: string; readonly view: number };
-  /** 3-chain proof for the last block of the list (the `proof` of its commit action). */
+  /** Commit proof for the last block of the list (the `proof` of its commit action). */
   readonly proof?: CommitProof;
   /** Leader schedule; default members[view mod n]. */
   readonly leaderOf?: (view: number) => string;
@@ -39,8 +39,8 @@ function certifies(qc: QC, b: BlockHeader): boolean {
 
 /**
  * Checks `blocks` (consecutive heights from anchor+1, each linked to its parent and carrying a valid QC
- * for it) and returns the prefix proven committed: up to the first block of the last 3-chain with
- * consecutive views whose third block is certified (by the next block's justify, or by `proof`
+ * for it) and returns the prefix proven committed: up to the first block of the last 2-chain with
+ * consecutive views whose second block is certified (by the next block's justify, or by `proof`
  * for the last block). Throws ChainVerificationError on any invalid link, hash, leader or signature.
  */
 export function verifyCommittedChain(blocks: readonly Block[], members: readonly string[], opts: VerifyChainOptions): Block[] {
@@ -57,26 +57,30 @@ export function verifyCommittedChain(blocks: readonly Block[], members: readonly
   const seq: BlockHeader[] = [...blocks];
   let qcForLast: QC | null = null;
   if (opts.proof) {
-    const [c1, c2] = opts.proof.chain;
+    const chain = opts.proof.chain;
     const last = blocks[blocks.length - 1];
     if (!last) throw new ChainVerificationError('proof without blocks');
-    headerCheck(c1, ctx, leader, 'proof block 1');
-    headerCheck(c2, ctx, leader, 'proof block 2');
-    if (c1.parentHash !== last.hash || c2.parentHash !== c1.hash) throw new ChainVerificationError('proof does not extend the last block');
-    if (!certifies(opts.proof.qc, c2)) throw new ChainVerificationError('proof QC does not certify its last block');
+    if (chain.length < 1 || chain.length > 2) throw new ChainVerificationError('proof must hold 1 or 2 headers');
+    let prev: BlockHeader = last;
+    chain.forEach((c, i) => {
+      headerCheck(c, ctx, leader, `proof block ${i + 1}`);
+      if (c.parentHash !== prev.hash) throw new ChainVerificationError('proof does not extend the last block');
+      if (c.view !== prev.view + 1) throw new ChainVerificationError('proof views are not consecutive');
+      prev = c;
+    });
+    if (!certifies(opts.proof.qc, prev)) throw new ChainVerificationError('proof QC does not certify its last block');
     const e = qcError(opts.proof.qc, ctx);
     if (e) throw new ChainVerificationError(`proof QC: ${e}`);
-    if (!(last.view + 1 === c1.view && c1.view + 1 === c2.view)) throw new ChainVerificationError('proof views are not consecutive');
-    seq.push(c1, c2);
+    seq.push(...chain);
     qcForLast = opts.proof.qc;
   }
   let committedUpTo = -1;
-  for (let i = 0; i + 2 < seq.length; i++) {
-    const [b0, b1, b2] = [seq[i] as BlockHeader, seq[i + 1] as BlockHeader, seq[i + 2] as BlockHeader];
-    if (b0.view + 1 !== b1.view || b1.view + 1 !== b2.view) continue;
-    const next = seq[i + 3];
+  for (let i = 0; i + 1 < seq.length; i++) {
+    const [b0, b1] = [seq[i] as BlockHeader, seq[i + 1] as BlockHeader];
+    if (b0.view + 1 !== b1.view) continue;
+    const next = seq[i + 2];
     const qc = next ? next.justify : qcForLast;
-    if (qc && certifies(qc, b2)) committedUpTo = i;
+    if (qc && certifies(qc, b1)) committedUpTo = i;
   }
   return blocks.slice(0, Math.min(committedUpTo + 1, blocks.length));
 }

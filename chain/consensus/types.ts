@@ -62,9 +62,13 @@ export interface Block extends BlockHeader {
 
 /** Proof that `block` is committed: its QC and the 3-chain above it (two children, last one certified). */
 export interface CommitProof {
-  /** block ← c1 ← c2 with consecutive views; headers only. */
-  readonly chain: readonly [BlockHeader, BlockHeader];
-  /** QC certifying chain[1]. */
+  /**
+   * Headers above the committed block, consecutive views from it: [c1] under the 2-chain rule
+   * (block ← c1); [c1, c2] in records stored under the earlier 3-chain rule, still accepted
+   * (c2's justify certifies c1, so they prove the same commit).
+   */
+  readonly chain: readonly BlockHeader[];
+  /** QC certifying the last header of `chain`. */
   readonly qc: QC;
 }
 

@@ -23,7 +23,7 @@
  * chain-sync.ts (block sync), tx-intake.ts (pool admission and gossip), serial-queue.ts.
  */
 import type { Logger } from 'pino';
-import { createConsensus, getSafetyState, lookupBlock, step, type ConsensusState } from '../consensus/core.js';
+import { createConsensus, getSafetyState, lookupBlock, step, waitingToPropose, type ConsensusState } from '../consensus/core.js';
 import { genesisBlock, verifyContext, type Certificate, type VerifyContext } from '../consensus/certificate.js';
 import { decodeMessage } from '../consensus/messages.js';
 import { VerifyCache } from '../consensus/crypto.js';
@@ -606,6 +606,25 @@ export class ChainRuntime {
   /** Adds a verified tx to the pool (validators) or forwards it to the validators. */
   admitLocal(stx: SignedTx, hash: string): void {
     this.intake.admitLocal(stx, hash);
+  }
+
+  /**
+   * Another chain made `height` final. If that block sent receipts here and this node leads the
+   * current view but is still in the block interval, it proposes now: receipts already waited for
+   * a whole consensus round on their source and are not held back to batch more txs.
+   */
+  onSourceFinal(source: string, height: number): void {
+    if (this.stopped || !this.core || source === this.chain) return;
+    const v = waitingToPropose(this.core);
+    if (v === null) return;
+    const rec = this.host.runtime(source)?.finalRecord(height);
+    if (!rec?.outgoing.some((r) => r.destination === this.chain)) return;
+    this.enqueueEvent({ type: 'timer', now: Date.now(), kind: 'propose', view: v });
+  }
+
+  /** A final block's record if it is still in memory (recent heights only). */
+  finalRecord(height: number): BlockRecord | undefined {
+    return height <= this.finalHeight ? this.recent.get(height) : undefined;
   }
 
   /** Status of a view for RPC. */

@@ -205,7 +205,10 @@ export class ChainNode {
         if (rt.chain === 'beacon' && this.schedule.isElectionHeight(rec.block.height)) for (const r of this.runtimes.values()) if (r.chain !== 'beacon') r.onScheduleChanged();
         this.events.onBlock?.(rt.chain, rec, payload);
       },
-      onFinal: (rt: ChainRuntime, h: number) => this.events.onFinal?.(rt.chain, h),
+      onFinal: (rt: ChainRuntime, h: number) => {
+        for (const r of this.runtimes.values()) if (r !== rt) r.onSourceFinal(rt.chain, h);
+        this.events.onFinal?.(rt.chain, h);
+      },
       onIncident: (kind: Incident, chain: string) => (kind === 'view_change' ? this.events.onViewChange?.(chain) : this.events.onIncident?.(kind, chain)),
       onEvidence: (rt: ChainRuntime, ev: VoteEvidence) => this.onEvidence(rt, ev),
       ...(opts.byzantine ? { byzantine: opts.byzantine } : {}),

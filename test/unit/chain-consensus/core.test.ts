@@ -149,7 +149,7 @@ test('two different votes by one member in one view yield evidence accepted by c
   assert.equal(sent(acts2, 'vote').length, 0, 'votes once per view');
 });
 
-test('votes form a QC and move to the next view; three consecutive certified views commit', () => {
+test('votes form a QC and move to the next view; two consecutive certified views commit the first', () => {
   const d = new Driver(node(0));
   d.start();
   const chain: Block[] = [];
@@ -173,13 +173,17 @@ test('votes form a QC and move to the next view; three consecutive certified vie
     justify = qcFor(b, voters);
     parent = b;
   }
+  // QC(v) certifies block v whose parent has view v-1: block v-1 commits. QC(4) commits block 3.
   const commits = d.log.filter((a) => a.type === 'commit');
-  assert.deepEqual(commits.map((c) => (c.type === 'commit' ? c.block.height : -1)), [1, 2]);
-  assert.equal(d.s.lockedView, 3);
-  const last = commits[1];
+  assert.deepEqual(commits.map((c) => (c.type === 'commit' ? c.block.height : -1)), [1, 2, 3]);
+  assert.equal(d.s.lockedView, 4, 'the lock is the highest QC');
+  const last = commits[2];
   assert.ok(last && last.type === 'commit');
-  const ok = verifyCommittedChain(chain.slice(0, 2), members, { ...CHAIN, genesisId: GENESIS_ID, proof: last.proof });
-  assert.deepEqual(ok.map((b) => b.hash), [chain[0]!.hash, chain[1]!.hash]);
+  assert.deepEqual(last.proof.chain.map((h) => h.hash), [chain[3]!.hash], 'the proof is the certified child');
+  const ok = verifyCommittedChain(chain.slice(0, 3), members, { ...CHAIN, genesisId: GENESIS_ID, proof: last.proof });
+  assert.deepEqual(ok.map((b) => b.hash), [chain[0]!.hash, chain[1]!.hash, chain[2]!.hash]);
+  // Without the proof only block 1 is proven: b1 ← b2 certified by b3's justify (b3 has no QC in the list).
+  assert.equal(verifyCommittedChain(chain.slice(0, 3), members, { ...CHAIN, genesisId: GENESIS_ID }).length, 1);
 });
 
 test('timeouts back off exponentially; a quorum of timeouts forms a TC; f+1 timeouts make a member join', () => {
@@ -211,7 +215,7 @@ test('timeouts back off exponentially; a quorum of timeouts forms a TC; f+1 time
   assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2), 'own timeout completed the TC');
 });
 
-test('the lock forbids voting for a proposal whose QC is older than the locked view', () => {
+test('the lock (highest QC seen) forbids voting below it; the refusing member hands its QC to the next leader', () => {
   const d = new Driver(node(0));
   d.start();
   const b1 = makeBlock(g, g.justify, 1, S(1));
@@ -221,27 +225,29 @@ test('the lock forbids voting for a proposal whose QC is older than the locked v
   const b3 = makeBlock(b2, q2, 3, S(3));
   d.propose(b1, S(1));
   d.propose(b2, S(2));
-  d.propose(b3, S(3));
-  assert.equal(d.s.lockedView, 1, 'QC(b2) locks b1');
-  // A TC for views 3..6 moves it on; the leader of view 7 re-proposes on the old QC(b1).
-  d.msg({ type: 'sync', highQC: q2, tc: tcFor(6, [S(1), S(2), S(3)]) });
-  assert.equal(d.s.view, 7);
-  const fork = makeBlock(b1, q1, 7, S(3), 'fork');
-  const acts = d.propose(fork, S(3), true, tcFor(6, [S(1), S(2), S(3)]));
+  assert.equal(d.s.lockedView, 1, 'QC(b1), carried by b2, locks view 1');
+  // A TC for views 2..5 moves it on; the leader of view 6 re-proposes on QC(b1): at the lock, votable.
+  d.msg({ type: 'sync', highQC: q1, tc: tcFor(5, [S(1), S(2), S(3)]) });
+  assert.equal(d.s.view, 6);
+  const fork = makeBlock(b1, q1, 6, S(2), 'fork');
+  const acts = d.propose(fork, S(2), true, tcFor(5, [S(1), S(2), S(3)]));
   assert.equal(acts.some((a) => a.type === 'requestValidation'), true, 'justify view 1 ≥ locked 1: votable');
   assert.equal(sent(acts, 'vote').length, 1);
-  // Now lock at 2 (QC for b3 whose justify is view 2) and try a fork on QC(b1) again.
+  // Having seen QC(b2) (in b3), the lock is 2: the same fork is refused, and the next leader gets QC(b2).
   const e = new Driver(node(0));
   e.start();
   e.propose(b1, S(1));
   e.propose(b2, S(2));
   e.propose(b3, S(3));
-  const b4 = makeBlock(b3, qcFor(b3, [S(1), S(2), S(3)]), 4, S(0));
-  e.msg({ type: 'sync', highQC: b4.justify, tc: tcFor(6, [S(1), S(2), S(3)]) });
   assert.equal(e.s.lockedView, 2);
-  const acts2 = e.propose(fork, S(3), true, tcFor(6, [S(1), S(2), S(3)]));
+  e.msg({ type: 'sync', highQC: q2, tc: tcFor(5, [S(1), S(2), S(3)]) });
+  assert.equal(e.s.view, 6);
+  const acts2 = e.propose(fork, S(2), true, tcFor(5, [S(1), S(2), S(3)]));
   assert.equal(acts2.some((a) => a.type === 'requestValidation'), false);
   assert.equal(sent(acts2, 'vote').length, 0);
+  const hint = acts2.find((a) => a.type === 'send' && a.msg.type === 'sync');
+  assert.ok(hint && hint.type === 'send' && hint.to === S(3).publicKey && hint.msg.type === 'sync' && hint.msg.highQC.view === 2, 'QC(b2) sent to the leader of view 7');
+  assert.equal(e.propose(fork, S(2), true, tcFor(5, [S(1), S(2), S(3)])).some((a) => a.type === 'send' && a.msg.type === 'sync'), false, 'once per view');
 });
 
 test('a proposal with an unknown parent triggers a block fetch, then the vote', () => {
@@ -284,6 +290,7 @@ test('observers (no key) follow and commit without signing anything', () => {
     justify = qcFor(b, [S(1), S(2), S(3)]);
     parent = b;
   }
-  assert.deepEqual(d.log.filter((a) => a.type === 'commit').map((a) => (a.type === 'commit' ? a.block.height : 0)), [1]);
+  // QC(2) and QC(3) arrive inside b3 and b4: blocks 1 and 2 commit (QC(4) was never sent).
+  assert.deepEqual(d.log.filter((a) => a.type === 'commit').map((a) => (a.type === 'commit' ? a.block.height : 0)), [1, 2]);
   assert.equal(d.log.some((a) => a.type === 'broadcast' || a.type === 'persist' || a.type === 'requestValidation'), false);
 });
