@@ -69,7 +69,7 @@ export interface SimNode {
   state: ConsensusState;
   readonly signer: Signer;
   readonly committed: Block[];
-  /** Proof of the latest commit (3-chain above the last committed block). */
+  /** Proof of the latest commit (the certified child of the last committed block). */
   lastProof: CommitProof | null;
   /** QC certifying the last committed block, and the last persisted safety state (what a restart restores). */
   lastQC: QC | null;

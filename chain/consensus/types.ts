@@ -60,7 +60,7 @@ export interface Block extends BlockHeader {
   readonly payload: Uint8Array;
 }
 
-/** Proof that `block` is committed: its QC and the 3-chain above it (two children, last one certified). */
+/** Proof that `block` is committed: the certified chain of consecutive views above it. */
 export interface CommitProof {
   /**
    * Headers above the committed block, consecutive views from it: [c1] under the 2-chain rule

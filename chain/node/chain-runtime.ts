@@ -398,7 +398,7 @@ export class ChainRuntime {
     const group = this.coreGroup;
     const r = step(this.core, ev);
     this.core = r.state;
-    // A step may commit several blocks with one 3-chain proof (for the last of them); give each
+    // A step may commit several blocks with one 2-chain proof (for the last of them); give each
     // earlier block the headers of the committed blocks after it so its proof links too.
     const commits = r.actions.filter((a): a is Extract<ConsensusAction, { type: 'commit' }> => a.type === 'commit');
     const ext = new Map<string, BlockHeader[]>();

@@ -2,7 +2,7 @@
  * Epoch handover pieces of a chain runtime (contract in chain/README.md, "Handover"):
  * - a run of epochs with the same validators is one consensus period; heights of the running
  *   core's period are `own`, heights above the period's last height are empty `tail` blocks
- *   (only serve the 3-chain, never applied), heights whose election is not final here `wait`
+ *   (only serve the 2-chain, never applied), heights whose election is not final here `wait`
  *   (shards) or are provisionally `own` (the beacon, which elects from its own blocks);
  * - consensus messages of a later period (views ≥ (periodStart+1)·VIEW_EPOCH_STRIDE) are held
  *   until that period's core starts here, then replayed in arrival order;

@@ -18,8 +18,8 @@
  * - Beacon epoch k (heights k·L+1 … (k+1)·L) runs the beacon committee of epoch k, elected from
  *   the state after its own block k·L (active validator- and auditor-role electable nodes,
  *   stake-weighted, ≤ ¼ rotated, size = the genesis beacon's: node.ts `paramsOf`; a node may sit
- *   in the beacon and one shard group). The beacon cannot wait for that: its 3-chain commits k·L
- *   only once k·L+1 and k·L+2 are certified. So its running core builds and votes heights whose
+ *   in the beacon and one shard group). The beacon cannot wait for that: its 2-chain commits k·L
+ *   only once k·L+1 is certified. So its running core builds and votes heights whose
  *   election is not known yet *provisionally* as its own (epoch-handover.ts `periodRole`): if the
  *   election keeps the committee they are ordinary blocks of the period; if it changes it, every
  *   node drops the old core on committing k·L (the period's last height; a core commits in

@@ -56,7 +56,7 @@ export interface BlockRecord {
   readonly block: Block;
   /** QC certifying `block` (validator group, ⌊2n/3⌋+1). */
   readonly qc: QC;
-  /** 3-chain commit proof (absent only for records restored from older stores). */
+  /** Commit proof (absent only for records restored from older stores). */
   readonly proof?: CommitProof & { readonly ext?: readonly BlockHeader[] };
   /** Execution outputs (recomputed and checked by whoever applies the block). */
   readonly outgoing: readonly CrossReceipt[];

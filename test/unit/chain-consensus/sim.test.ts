@@ -136,7 +136,7 @@ test('verifyCommittedChain accepts a node’s committed chain and rejects tamper
   assert.ok(blocks.length >= 10 && node.lastProof);
   const opts = { ...SIM_CHAIN, proof: node.lastProof };
   assert.equal(verifyCommittedChain(blocks, sim.members, opts).length, blocks.length);
-  // Without the proof only a prefix followed by a certified 3-chain is proven.
+  // Without the proof only a prefix followed by a certified 2-chain is proven.
   const noProof = verifyCommittedChain(blocks, sim.members, SIM_CHAIN);
   assert.ok(noProof.length < blocks.length && noProof.length >= blocks.length - 8);
   // From an anchor.

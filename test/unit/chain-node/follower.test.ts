@@ -7,7 +7,7 @@ import { MemoryStore } from '../../../chain/node/store.js';
 import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 
-test('a follower applies only commit records whose QC and 3-chain proof verify; forged ones change nothing', async () => {
+test('a follower applies only commit records whose QC and 2-chain proof verify; forged ones change nothing', async () => {
   const c = await startCluster({ accounts: 2 });
   let recs;
   try {
