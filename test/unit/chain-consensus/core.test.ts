@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConsensus, step, type ConsensusState } from '../../../chain/consensus/core.js';
+import { createConsensus, step, waitingToPropose, type ConsensusState } from '../../../chain/consensus/core.js';
 import { timeoutSigningBytes } from '../../../chain/consensus/certificate.js';
 import { verifyCommittedChain } from '../../../chain/consensus/sync.js';
 import { checkVoteEvidence } from '../../../chain/state/vote-evidence.js';
@@ -65,6 +65,25 @@ test('start enters view 1 with a timeout; the leader asks for a payload on top o
   assert.ok(p && p.type === 'proposal');
   assert.equal(p.block.height, 1);
   assert.equal(p.block.proposer, S(1).publicKey);
+});
+
+test('a leader in its block interval builds when the app cuts the wait short, once', () => {
+  const l = new Driver(node(1, { blockIntervalMs: 250 }));
+  const acts = l.start();
+  assert.deepEqual(acts.find((a) => a.type === 'schedule' && a.kind === 'propose'), { type: 'schedule', at: 250, kind: 'propose', view: 1 });
+  assert.equal(acts.some((a) => a.type === 'requestPayload'), false, 'waits for the interval');
+  assert.equal(waitingToPropose(l.s), 1);
+  assert.equal(waitingToPropose(new Driver(node(0, { blockIntervalMs: 250 })).s), null, 'not started');
+  const f = new Driver(node(0, { blockIntervalMs: 250 }));
+  f.start();
+  assert.equal(waitingToPropose(f.s), null, 'node 0 does not lead view 1');
+  // The app feeds the propose timer early (at t = 10): the payload is requested now.
+  l.now = 10;
+  const early = l.ev({ type: 'timer', now: 10, kind: 'propose', view: 1 });
+  assert.ok(early.some((a) => a.type === 'requestPayload' && a.view === 1));
+  assert.equal(waitingToPropose(l.s), null, 'building: nothing left to cut short');
+  assert.equal(l.ev({ type: 'timer', now: 250, kind: 'propose', view: 1 }).some((a) => a.type === 'requestPayload'), false, 'the scheduled timer does not ask again');
+  assert.equal(l.ev({ type: 'timer', now: 260, kind: 'propose', view: 7 }).length, 0, 'a timer for another view is ignored');
 });
 
 test('a valid proposal is validated, then voted (persist first); an invalid payload is not voted', () => {
