@@ -109,9 +109,25 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Lowest port the kernel hands out for outgoing connections (a range above it can be taken at any moment). */
+function ephemeralLow(): number {
+  try {
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(lo) && lo > 1024 ? lo : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A run of `count` free ports below the ephemeral range: a range inside it could be taken by an
+ * outgoing connection between this check and the nodes' bind (seen as a node exiting at start).
+ */
 async function findBasePort(count: number): Promise<number> {
+  const lo = 10000;
+  const span = Math.max(2, ephemeralLow() - count - lo);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + 2 * Math.floor(Math.random() * 18000);
+    const base = lo + 2 * Math.floor((Math.random() * span) / 2);
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
     if (ok) return base;
@@ -272,6 +288,12 @@ export class Devnet {
     n.proc = proc;
     n.pid = proc.pid ?? null;
     proc.stderr!.pipe(log);
+    // The last log lines, for the error if the node dies before starting (its directory may be gone by the time anyone reads node.log).
+    let tail = '';
+    const keepTail = (d: Buffer): void => {
+      tail = (tail + d.toString('utf8')).slice(-1500);
+    };
+    proc.stderr!.on('data', keepTail);
     const rl = createInterface({ input: proc.stdout! });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DevnetError(`node ${i} did not start within ${this.startTimeoutMs} ms (see ${join(n.dir, 'node.log')})`)), this.startTimeoutMs);
@@ -286,13 +308,14 @@ export class Devnet {
           // not a JSON line
         }
       });
-      proc.once('exit', (code, sig) => {
+      proc.once('close', (code, sig) => {
         clearTimeout(timer);
         if (n.proc === proc) {
           n.proc = null;
           n.pid = null;
         }
-        reject(new DevnetError(`node ${i} exited (code ${code}, signal ${sig}) before starting; see ${join(n.dir, 'node.log')}`));
+        const last = tail.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-3).join(' | ');
+        reject(new DevnetError(`node ${i} exited (code ${code}, signal ${sig}) before starting; see ${join(n.dir, 'node.log')}${last ? `; last log lines: ${last}` : ''}`));
       });
     }).catch((e: unknown) => {
       if (n.proc === proc) {
@@ -300,6 +323,8 @@ export class Devnet {
       }
       throw e;
     });
+    proc.stderr!.off('data', keepTail);
+    proc.removeAllListeners('close');
     proc.removeAllListeners('exit');
     proc.once('exit', () => {
       if (n.proc === proc) {

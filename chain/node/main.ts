@@ -47,7 +47,13 @@ export async function runNode(configPath: string): Promise<RunningNode> {
   process.on('unhandledRejection', (e) => log.error({ err: (e as Error)?.message ?? String(e) }, 'unhandled rejection'));
   const rpc = new RpcServer(log);
   await node.start();
-  const bound = await rpc.listen(cfg.rpcHost, cfg.rpcPort);
+  let bound: { host: string; port: number };
+  try {
+    bound = await rpc.listen(cfg.rpcHost, cfg.rpcPort);
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
   const rpcUrl = `http://${bound.host}:${bound.port}`;
   registerMethods(rpc, node, net, { rpcUrl, p2p: net.listenAddresses() });
   const metrics = createChainMetrics(new Registry(), { chains: [...node.runtimes.keys()] });

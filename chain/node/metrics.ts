@@ -50,6 +50,7 @@ export const METRIC_NAMES = [
   'topchain_supply',
   'topchain_supply_ok',
   'topchain_tx_verifications_total',
+  'topchain_consensus_verifications_total',
   'topchain_peers',
   'topchain_errors_total',
 ] as const;

@@ -20,6 +20,11 @@ export const RPC_INTERNAL = -32603;
 export const RPC_TX_REJECTED = -32000;
 export const RPC_NOT_FOUND = -32001;
 
+/** The RPC port could not be bound. */
+export class RpcListenError extends Error {
+  override name = 'RpcListenError';
+}
+
 export class RpcError extends Error {
   override name = 'RpcError';
   constructor(
@@ -68,15 +73,18 @@ export class RpcServer {
     this.methods.set(name, fn);
   }
 
+  /** Binds HTTP + WebSocket; a port that cannot be bound (in use, not permitted) is an RpcListenError. */
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const server = createServer((req, res) => void this.onHttp(req, res));
-    this.server = server;
-    this.wss = new WebSocketServer({ server, maxPayload: MAX_BODY });
-    this.wss.on('connection', (ws) => this.onWs(ws));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (e: NodeJS.ErrnoException) => reject(new RpcListenError(`rpc: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
       server.listen(port, host, () => resolve());
     });
+    this.server = server;
+    // Attached once bound: ws re-emits the server's errors on the WebSocketServer, which must not throw.
+    this.wss = new WebSocketServer({ server, maxPayload: MAX_BODY });
+    this.wss.on('error', (e) => this.log.error({ err: e.message }, 'rpc server error'));
+    this.wss.on('connection', (ws) => this.onWs(ws));
     const a = server.address() as AddressInfo;
     return { host: a.address, port: a.port };
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { RpcServer, RpcError, RPC_TX_REJECTED } from '../../../chain/node/rpc.js';
+import { RpcServer, RpcError, RpcListenError, RPC_TX_REJECTED } from '../../../chain/node/rpc.js';
 import { silentLogger } from '../../../common/log.js';
 
 async function post(url: string, body: string): Promise<unknown> {
@@ -64,5 +64,19 @@ test('JSON-RPC server: results, batches, named errors, malformed input never cra
     ws.close();
   } finally {
     await rpc.close();
+  }
+});
+
+test('a port already in use is an RpcListenError naming host, port and cause; the first server keeps serving', async () => {
+  const a = new RpcServer(silentLogger());
+  a.register('ping', () => 'pong');
+  const { port } = await a.listen('127.0.0.1', 0);
+  const b = new RpcServer(silentLogger());
+  try {
+    await assert.rejects(b.listen('127.0.0.1', port), (e: unknown) => e instanceof RpcListenError && e.message === `rpc: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    await b.close(); // nothing bound: closing is a no-op
+    assert.deepEqual(await post(`http://127.0.0.1:${port}`, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' })), { jsonrpc: '2.0', id: 1, result: 'pong' });
+  } finally {
+    await a.close();
   }
 });
