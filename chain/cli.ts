@@ -52,12 +52,12 @@ function loadKey(path: string | undefined): KeyPair {
 async function submit(rpc: string, key: KeyPair, op: TxOp, opts: { fee?: string; wait?: boolean; chain?: string }): Promise<{ hash: string; status?: unknown }> {
   const st = await rpcCall<{ chainId: string; chains: Array<{ chain: string }> }>(rpc, 'chain_status');
   const shards = st.chains.filter((c) => c.chain.startsWith('shard-')).length;
-  const acct = await rpcCall<{ nonce: number }>(rpc, 'account_get', [key.address]);
+  const acct = await rpcCall<{ nonce: number; pendingNonce?: number }>(rpc, 'account_get', [key.address]);
   const tx: Tx = {
     chainId: st.chainId,
     chain: (opts.chain ?? homeChain(key.address, shards)) as Tx['chain'],
     from: key.address,
-    nonce: acct.nonce,
+    nonce: Math.max(acct.nonce, acct.pendingNonce ?? acct.nonce),
     fee: opts.fee ? parseAmount(opts.fee) : UNIT / 100n,
     op,
   };

@@ -2,7 +2,9 @@
  * The node's JSON-RPC methods. Positional or named params. Amounts are decimal strings.
  *   chain_status []                       → node and per-chain heights
  *   chain_getBlock [chain, height]        → block, roots, body, results, QC, audit certificate
- *   account_get [address]                 → {address, chain, balance, nonce, resource}
+ *   account_get [address]                 → {address, chain, balance, nonce, pendingNonce, resource}: nonce is
+ *                                           the committed one; pendingNonce the next free one after this
+ *                                           sender's txs waiting in this node's pool (= nonce off validators)
  *   tx_submit [signedTx]                  → tx hash, or error -32000 "<rule>: <why>"
  *   tx_get [hash]                         → {status: pending|committed|final|unknown, result}
  *   node_list []                          → registered nodes (beacon) + directory + committees
@@ -85,7 +87,9 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
     const chain = homeChain(address, node.params.shardCount);
     const st = node.runtime(chain).state;
     const a = st.accounts[address];
-    return { address, chain, balance: a?.balance ?? 0n, nonce: a?.nonce ?? 0, resource: a?.resource ?? null, height: st.height };
+    const nonce = a?.nonce ?? 0;
+    const pendingNonce = node.runtime(chain).mempool.pendingRunEnd(address, nonce) + 1;
+    return { address, chain, balance: a?.balance ?? 0n, nonce, pendingNonce, resource: a?.resource ?? null, height: st.height };
   });
 
   rpc.register('tx_submit', (p) => {

@@ -61,6 +61,10 @@ export interface OpenedChannel {
   txHash?: string;
 }
 
+/** The node's refusal of a nonce another pending tx of the sender holds (chain/node/mempool.ts). */
+const NONCE_TAKEN = /nonce \d+ from this sender is already pending/;
+const NONCE_RETRIES = 8;
+
 export class ClientChain {
   readonly payer: string;
   private readonly call: RpcCallFn;
@@ -77,9 +81,10 @@ export class ClientChain {
     return new ClientChain({ ...o, ...id });
   }
 
-  async account(): Promise<{ balance: bigint; nonce: number }> {
-    const a = await this.call<{ balance: string; nonce: number }>(this.o.url, 'account_get', [this.payer], this.o.timeoutMs);
-    return { balance: BigInt(a.balance), nonce: a.nonce };
+  /** Balance and committed nonce; `pendingNonce` is the next nonce after the payer's txs the node still holds. */
+  async account(): Promise<{ balance: bigint; nonce: number; pendingNonce: number }> {
+    const a = await this.call<{ balance: string; nonce: number; pendingNonce?: number }>(this.o.url, 'account_get', [this.payer], this.o.timeoutMs);
+    return { balance: BigInt(a.balance), nonce: a.nonce, pendingNonce: Math.max(a.nonce, a.pendingNonce ?? a.nonce) };
   }
 
   /** Committed height of the payer's home shard (where its channels live: closesAt is on it). */
@@ -133,23 +138,31 @@ export class ClientChain {
     return rpcWaitTx(this.call, this.o.url, hash, o);
   }
 
-  /** Signs `op` with the next nonce on the payer's home shard and submits it. */
+  /**
+   * Signs `op` with the next nonce on the payer's home shard and submits it. The nonce is the
+   * node's pendingNonce (a tx another process of this wallet left pending, e.g. a close sent at
+   * the last disconnect, holds its nonce); if the node still reports that nonce taken (a race with
+   * another process), the next ones are tried, at most NONCE_RETRIES times.
+   */
   private async send(op: TxOp): Promise<{ nonce: number; hash: string }> {
     const acct = await this.account();
-    const nonce = Math.max(acct.nonce, this.nextNonce);
-    const tx: Tx = { chainId: this.o.chainId, chain: homeChain(this.payer, this.o.shardCount), from: this.payer, nonce, fee: this.o.fee, op };
-    const stx: SignedTx = { tx, signature: Buffer.from(this.o.signer.sign(txSigningBytes(tx))).toString('hex') };
-    let hash: string;
-    try {
-      hash = await this.call<string>(this.o.url, 'tx_submit', [stx], this.o.timeoutMs);
-    } catch (e) {
-      if (e instanceof RpcCallError) {
+    let nonce = Math.max(acct.pendingNonce, this.nextNonce);
+    for (let attempt = 0; ; attempt++) {
+      const tx: Tx = { chainId: this.o.chainId, chain: homeChain(this.payer, this.o.shardCount), from: this.payer, nonce, fee: this.o.fee, op };
+      const stx: SignedTx = { tx, signature: Buffer.from(this.o.signer.sign(txSigningBytes(tx))).toString('hex') };
+      try {
+        const hash = await this.call<string>(this.o.url, 'tx_submit', [stx], this.o.timeoutMs);
+        this.nextNonce = nonce + 1;
+        return { nonce, hash };
+      } catch (e) {
+        if (!(e instanceof RpcCallError)) throw e;
+        if (NONCE_TAKEN.test(e.message) && attempt < NONCE_RETRIES) {
+          nonce++;
+          continue;
+        }
         const rule = (e.data as { rule?: string } | undefined)?.rule;
         throw new TxRejectedError(rule, `${op.type} refused by the node: ${e.message}`);
       }
-      throw e;
     }
-    this.nextNonce = nonce + 1;
-    return { nonce, hash };
   }
 }

@@ -89,3 +89,38 @@ test('isStaleClaim: a claim at or below the channel\'s claimed seq (or on a fina
   assert.equal(isStaleClaim({ channels: {} }, claim(1)), false);
   assert.equal(isStaleClaim({ channels: { c1: ch(3) } }, { tx: { op: { type: 'transfer' } } } as unknown as SignedTx), false);
 });
+
+test('account_get: pendingNonce is the next nonce after the sender\'s txs in this validator\'s pool; nonce stays the committed one', async () => {
+  const dk = makeDevnetGenesis({ shards: 2, group: 4, auditors: 4, accounts: 8, basePort: 1 });
+  const hub = new MemoryHub();
+  const node = new ChainNode({ genesis: dk.genesis, key: dk.nodeKeys[0]!, net: new MemoryNetwork(dk.nodeKeys[0]!.address, hub), store: new MemoryStore(), log: silentLogger() });
+  assert.equal(node.runtime('shard-0').isValidator, true, 'node 0 validates shard-0');
+  const a = dk.accounts.find((x) => homeChain(x.address, 2) === 'shard-0')!;
+  const b = dk.accounts.find((x) => homeChain(x.address, 2) === 'shard-1')!;
+  const seed = Buffer.from(a.seedHex, 'hex');
+  const tx = (nonce: number): Tx => ({ chainId: dk.genesis.chainId, chain: 'shard-0', from: a.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to: b.address, amount: UNIT } });
+  const rpc = new RpcServer(silentLogger());
+  registerMethods(rpc, node, node.opts.net, { rpcUrl: '', p2p: [] });
+  const { port } = await rpc.listen('127.0.0.1', 0);
+  const get = async (address: string): Promise<{ nonce: number; pendingNonce: number }> => {
+    const r = await fetch(`http://127.0.0.1:${port}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'account_get', params: [address] }) });
+    return ((await r.json()) as { result: { nonce: number; pendingNonce: number } }).result;
+  };
+  try {
+    const before = await get(a.address);
+    assert.deepEqual([before.nonce, before.pendingNonce], [0, 0]);
+    node.submitTx(signTx(tx(0), seed));
+    node.submitTx(signTx(tx(1), seed));
+    const after = await get(a.address);
+    assert.equal(after.nonce, 0, 'nothing committed');
+    assert.equal(after.pendingNonce, 2, 'nonces 0 and 1 are held');
+    // A tx signed with the committed nonce now collides; one with pendingNonce is admitted.
+    assert.throws(() => node.submitTx(signTx({ ...tx(0), fee: UNIT / 50n }, seed)), /already pending/);
+    assert.match(node.submitTx(signTx(tx(after.pendingNonce), seed)), /^[0-9a-f]{64}$/);
+    // shard-1 is not validated here: no pool, so pendingNonce is the committed nonce.
+    const other = await get(b.address);
+    assert.equal(other.pendingNonce, other.nonce);
+  } finally {
+    await rpc.close();
+  }
+});

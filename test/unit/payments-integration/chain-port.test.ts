@@ -9,15 +9,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { claimSplit, signPaymentReceipt, UNIT, type PaymentReceipt } from '../../../chain/state/index.js';
+import { channelIdFor, claimSplit, signPaymentReceipt, UNIT, type PaymentReceipt } from '../../../chain/state/index.js';
+import { RpcCallError } from '../../../chain/node/rpc-client.js';
 import { silentLogger } from '../../../common/log.js';
 import { MiB, amountForBytes } from '../../../protocol/payment-price.js';
 import type { SignedPaymentReceipt } from '../../../protocol/payment.js';
-import { ClientChain, TxRejectedError } from '../../../client/payments/chain.js';
+import { ClientChain, seedSigner, TxRejectedError } from '../../../client/payments/chain.js';
 import { importWallet, loadWallet } from '../../../client/wallet/keystore.js';
 import { planChannels } from '../../../client/payments/channels.js';
 import { ChannelWatcher, RpcChainPort } from '../../../relay/payments/chain-port.js';
-import { ChainRpcError } from '../../../relay/payments/chain-rpc.js';
+import { ChainRpcError, type RpcCallFn } from '../../../relay/payments/chain-rpc.js';
 import { ClaimWorker, defaultClaimPolicy } from '../../../relay/payments/claims.js';
 import { FakeChain, PARAMS } from '../payments/fake-chain.js';
 import { CHAIN_ID, key, keyNear } from '../payments/helpers.js';
@@ -175,4 +176,42 @@ test('watchtower falls back to polling when the subscription is unavailable', { 
   }
   // a malformed seed is refused up front
   assert.throws(() => new RpcChainPort({ url, chainId: CHAIN_ID, shardCount: 2, relaySeed: new Uint8Array(3), relay: relay.address, fee: 1n }), ChainRpcError);
+});
+
+test('ClientChain: signs with the node\'s pendingNonce and steps past a nonce another process still holds; other refusals are not retried', async () => {
+  const payer = key('nonce-payer');
+  const relay = keyNear(payer, PARAMS.shardCount, 'nonce-relay');
+  const submitted: number[] = [];
+  let taken = new Set<number>([5]);
+  const call = (async (_url: string, method: string, params?: unknown) => {
+    if (method === 'account_get') return { balance: '100', nonce: 3, pendingNonce: 5 };
+    if (method === 'tx_submit') {
+      const nonce = ((params as Array<{ tx: { nonce: number } }>)[0]!).tx.nonce;
+      submitted.push(nonce);
+      if (taken.has(nonce)) throw new RpcCallError(-32000, `mempool: nonce: a transaction with nonce ${nonce} from this sender is already pending`, { rule: 'mempool' });
+      if (nonce > 20) throw new RpcCallError(-32000, 'transfer: balance too low', { rule: 'transfer' });
+      return `hash-${nonce}`;
+    }
+    throw new Error(`unexpected ${method}`);
+  }) as RpcCallFn;
+  const client = new ClientChain({ url: 'http://unused', chainId: CHAIN_ID, shardCount: PARAMS.shardCount, signer: seedSigner(payer.seed), fee: PARAMS.minFee, call });
+  const a = await client.openChannel(relay.address, UNIT);
+  assert.deepEqual(submitted, [5, 6], 'nonce 3 is committed, 3..4 pending elsewhere (pendingNonce 5), 5 taken by a racing process');
+  assert.equal(a.txHash, 'hash-6');
+  assert.equal(a.channelId, channelIdFor(CHAIN_ID, payer.address, 6));
+  // The next tx of this process continues after its own.
+  submitted.length = 0;
+  await client.closeChannel(a.channelId);
+  assert.deepEqual(submitted, [7]);
+  // Every nonce taken: at most NONCE_RETRIES (8) more, then the refusal surfaces.
+  submitted.length = 0;
+  taken = new Set(Array.from({ length: 30 }, (_, i) => i));
+  await assert.rejects(client.closeChannel(a.channelId), (e: unknown) => e instanceof TxRejectedError && /already pending/.test(e.message));
+  assert.deepEqual(submitted, [8, 9, 10, 11, 12, 13, 14, 15, 16]);
+  // A refusal for another reason is not retried.
+  submitted.length = 0;
+  taken = new Set();
+  const rich = new ClientChain({ url: 'http://unused', chainId: CHAIN_ID, shardCount: PARAMS.shardCount, signer: seedSigner(payer.seed), fee: PARAMS.minFee, call: (async (u: string, m: string, p?: unknown) => (m === 'account_get' ? { balance: '1', nonce: 21, pendingNonce: 21 } : call(u, m, p as unknown[]))) as RpcCallFn });
+  await assert.rejects(rich.openChannel(relay.address, UNIT), (e: unknown) => e instanceof TxRejectedError && e.rule === 'transfer');
+  assert.deepEqual(submitted, [21]);
 });
