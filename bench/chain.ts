@@ -315,16 +315,18 @@ async function main(): Promise<void> {
       }
       return out;
     };
-    /** Consensus-signature verifications summed over the nodes, and txs committed on the watch node. */
-    const counters = async (): Promise<{ consensus: number; committed: number }> => {
+    /** Tx- and consensus-signature verifications summed over the nodes, and txs committed on the watch node. */
+    const counters = async (): Promise<{ tx: number; consensus: number; committed: number }> => {
+      let tx = 0;
       let consensus = 0;
       let committed = 0;
       for (const u of urls) {
-        const m = await rpcCall<{ consensusVerifications: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
+        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
+        tx += m.txVerifications;
         consensus += m.consensusVerifications;
         if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
       }
-      return { consensus, committed };
+      return { tx, consensus, committed };
     };
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
@@ -391,13 +393,7 @@ async function main(): Promise<void> {
     say(`paced done: submitted ${submitted}, rejected ${rejected}; draining`);
     await drain();
     pacing = false;
-    let verifications = 0;
-    let committed = 0;
-    for (const u of urls) {
-      const m = await rpcCall<{ txVerifications: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
-      verifications += m.txVerifications;
-      if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
-    }
+    const { tx: verifications, committed } = await counters();
     const txVerifyPerTx = committed > 0 ? verifications / committed : 0;
     const supply = await rpcCall<{ ok: boolean; message: string }>(watchUrl, 'supply_get');
     say(`supply after load: ${supply.message}; unfinished txs ${pending.size}, receipts awaiting ${receiptWait.size}`);

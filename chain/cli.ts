@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { channelIdFor, homeChain, signTx, UNIT, type Tx, type TxOp } from './state/index.js';
 import { readGenesis, writeNodeConfig } from './node/config.js';
 import { generateKeyPair, readKeyFile, writeKeyFile, type KeyPair } from './node/keys.js';
-import { RpcCallError, rpcCall } from './node/rpc-client.js';
+import { nextNonce, RpcCallError, rpcCall, type AccountNonces } from './node/rpc-client.js';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -52,12 +52,12 @@ function loadKey(path: string | undefined): KeyPair {
 async function submit(rpc: string, key: KeyPair, op: TxOp, opts: { fee?: string; wait?: boolean; chain?: string }): Promise<{ hash: string; status?: unknown }> {
   const st = await rpcCall<{ chainId: string; chains: Array<{ chain: string }> }>(rpc, 'chain_status');
   const shards = st.chains.filter((c) => c.chain.startsWith('shard-')).length;
-  const acct = await rpcCall<{ nonce: number; pendingNonce?: number }>(rpc, 'account_get', [key.address]);
+  const acct = await rpcCall<AccountNonces>(rpc, 'account_get', [key.address]);
   const tx: Tx = {
     chainId: st.chainId,
     chain: (opts.chain ?? homeChain(key.address, shards)) as Tx['chain'],
     from: key.address,
-    nonce: Math.max(acct.nonce, acct.pendingNonce ?? acct.nonce),
+    nonce: nextNonce(acct),
     fee: opts.fee ? parseAmount(opts.fee) : UNIT / 100n,
     op,
   };

@@ -24,3 +24,14 @@ export async function rpcCall<T = unknown>(url: string, method: string, params: 
   if (j.error) throw new RpcCallError(j.error.code, j.error.message, j.error.data);
   return j.result as T;
 }
+
+/** What `account_get` returns about nonces (`pendingNonce` is absent from older nodes). */
+export interface AccountNonces {
+  readonly nonce: number;
+  readonly pendingNonce?: number;
+}
+
+/** The nonce a new tx of this account should carry: after its txs still pending in the node's pool. */
+export function nextNonce(a: AccountNonces): number {
+  return Math.max(a.nonce, a.pendingNonce ?? a.nonce);
+}

@@ -7,7 +7,7 @@
  * node refuses is a TxRejectedError naming the chain rule (e.g. "channel-open: balance …").
  * The channel id of an open is channelIdFor(chainId, payer, nonce) (chain/state).
  */
-import { RpcCallError } from '../../chain/node/rpc-client.js';
+import { nextNonce, RpcCallError, type AccountNonces } from '../../chain/node/rpc-client.js';
 import { channelIdFor, homeChain, txSigningBytes, type Channel, type SignedTx, type Tx, type TxOp } from '../../chain/state/index.js';
 import { ed25519Sign, keyPairFromSeed } from '../../chain/state/crypto.js';
 import { defaultRpcCall, rpcChainIdentity, rpcGetChannel, rpcWaitTx, type RpcCallFn, type TxState, type WaitTxOptions } from '../../relay/payments/chain-rpc.js';
@@ -83,8 +83,8 @@ export class ClientChain {
 
   /** Balance and committed nonce; `pendingNonce` is the next nonce after the payer's txs the node still holds. */
   async account(): Promise<{ balance: bigint; nonce: number; pendingNonce: number }> {
-    const a = await this.call<{ balance: string; nonce: number; pendingNonce?: number }>(this.o.url, 'account_get', [this.payer], this.o.timeoutMs);
-    return { balance: BigInt(a.balance), nonce: a.nonce, pendingNonce: Math.max(a.nonce, a.pendingNonce ?? a.nonce) };
+    const a = await this.call<AccountNonces & { balance: string }>(this.o.url, 'account_get', [this.payer], this.o.timeoutMs);
+    return { balance: BigInt(a.balance), nonce: a.nonce, pendingNonce: nextNonce(a) };
   }
 
   /** Committed height of the payer's home shard (where its channels live: closesAt is on it). */

@@ -3,7 +3,7 @@
  * unregister): nonce from account_get, the sender's home shard, submit, optionally wait.
  * A node refusing the tx at submission is a TxRejectedError (exit 1) naming the rule.
  */
-import { RpcCallError, rpcCall } from '../../chain/node/rpc-client.js';
+import { nextNonce, RpcCallError, rpcCall, type AccountNonces } from '../../chain/node/rpc-client.js';
 import { homeChain, signTx, type Tx, type TxOp } from '../../chain/state/index.js';
 import { readKeyFile as readChainKey } from '../../chain/node/keys.js';
 import { UsageError } from '../cli-util.js';
@@ -30,9 +30,9 @@ export interface SubmitResult {
 export async function submitOp(o: { url: string; seed: Uint8Array; address: string; op: TxOp; fee: bigint; wait: boolean; timeoutMs?: number }): Promise<SubmitResult> {
   const st = await rpcCall<ChainStatus>(o.url, 'chain_status');
   const shards = st.chains.filter((c) => c.chain.startsWith('shard-')).length;
-  const acct = await rpcCall<{ nonce: number; pendingNonce?: number }>(o.url, 'account_get', [o.address]);
+  const acct = await rpcCall<AccountNonces>(o.url, 'account_get', [o.address]);
   const chain = homeChain(o.address, shards);
-  const tx: Tx = { chainId: st.chainId, chain, from: o.address, nonce: Math.max(acct.nonce, acct.pendingNonce ?? acct.nonce), fee: o.fee, op: o.op };
+  const tx: Tx = { chainId: st.chainId, chain, from: o.address, nonce: nextNonce(acct), fee: o.fee, op: o.op };
   let hash: string;
   try {
     hash = await rpcCall<string>(o.url, 'tx_submit', [signTx(tx, o.seed)]);
