@@ -287,6 +287,12 @@ export class Devnet {
     });
     n.proc = proc;
     n.pid = proc.pid ?? null;
+    proc.once('exit', () => {
+      if (n.proc === proc) {
+        n.proc = null;
+        n.pid = null;
+      }
+    });
     proc.stderr!.pipe(log);
     // The last log lines, for the error if the node dies before starting (its directory may be gone by the time anyone reads node.log).
     let tail = '';
@@ -295,9 +301,11 @@ export class Devnet {
     };
     proc.stderr!.on('data', keepTail);
     const rl = createInterface({ input: proc.stdout! });
+    let onLine: (line: string) => void = () => undefined;
+    let onClose: (code: number | null, sig: NodeJS.Signals | null) => void = () => undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new DevnetError(`node ${i} did not start within ${this.startTimeoutMs} ms (see ${join(n.dir, 'node.log')})`)), this.startTimeoutMs);
-      rl.on('line', (line) => {
+      onLine = (line) => {
         try {
           const ev = JSON.parse(line) as { event?: string };
           if (ev.event === 'started') {
@@ -307,30 +315,23 @@ export class Devnet {
         } catch {
           // not a JSON line
         }
-      });
-      proc.once('close', (code, sig) => {
+      };
+      onClose = (code, sig) => {
         clearTimeout(timer);
-        if (n.proc === proc) {
-          n.proc = null;
-          n.pid = null;
-        }
         const last = tail.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-3).join(' | ');
         reject(new DevnetError(`node ${i} exited (code ${code}, signal ${sig}) before starting; see ${join(n.dir, 'node.log')}${last ? `; last log lines: ${last}` : ''}`));
-      });
+      };
+      rl.on('line', onLine);
+      proc.once('close', onClose);
     }).catch((e: unknown) => {
-      if (n.proc === proc) {
-        proc.kill('SIGKILL');
-      }
+      if (n.proc === proc && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       throw e;
-    });
-    proc.stderr!.off('data', keepTail);
-    proc.removeAllListeners('close');
-    proc.removeAllListeners('exit');
-    proc.once('exit', () => {
-      if (n.proc === proc) {
-        n.proc = null;
-        n.pid = null;
-      }
+    }).finally(() => {
+      // Only this function's own listeners: stop() may already be waiting on 'exit' (a node
+      // that prints "started" while the devnet is being stopped).
+      rl.off('line', onLine);
+      proc.off('close', onClose);
+      proc.stderr!.off('data', keepTail);
     });
   }
 
@@ -354,13 +355,18 @@ export class Devnet {
       }
       return;
     }
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    const exited = new Promise<void>((r) => {
+      proc.once('exit', () => r());
+      if (proc.exitCode !== null || proc.signalCode !== null) r();
+    });
     proc.kill(sig);
     const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(t);
-    n.proc = null;
-    n.pid = null;
+    if (n.proc === proc) {
+      n.proc = null;
+      n.pid = null;
+    }
   }
 
   /** Stops every node (SIGTERM, then SIGKILL after the grace period). */
