@@ -3,7 +3,7 @@
  * JSON with object keys sorted, bigints as decimal strings, bytes as lowercase hex, no whitespace;
  * hash = SHA-256 of the UTF-8 bytes.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../state/encoding.js';
 
 export type CanonicalValue =
   | string
@@ -36,12 +36,11 @@ export function canonicalJson(v: CanonicalValue): string {
 }
 
 export function canonicalBytes(v: CanonicalValue): Uint8Array {
-  return new TextEncoder().encode(canonicalJson(v));
+  const b = Buffer.from(canonicalJson(v), 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256Hex };
 
 export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

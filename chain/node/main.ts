@@ -12,7 +12,6 @@ import { ChainNode } from './node.js';
 import { registerMethods } from './rpc-methods.js';
 import { RpcServer } from './rpc.js';
 import { LevelStore } from './store.js';
-import { decodePayload } from './payload.js';
 import { createChainMetrics } from './metrics.js';
 import { Registry } from 'prom-client';
 import { hashOf } from './chain-runtime.js';
@@ -88,7 +87,6 @@ export async function runNode(configPath: string): Promise<RunningNode> {
     metrics.observeFinal(chain, height);
     rpc.publish('finalBlocks', { chain, height });
   };
-  void decodePayload;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {

@@ -3,13 +3,11 @@
  * chain/state/merkle.ts, whose merkleProof costs O(n) hashes per leaf): subtree hashes are
  * memoized by range, so n proofs cost O(n log n) hashes.
  */
-import { createHash } from 'node:crypto';
+import { sha256Concat } from '../state/encoding.js';
 import type { MerkleProof } from '../state/merkle.js';
 
 function h(...parts: Uint8Array[]): Buffer {
-  const c = createHash('sha256');
-  for (const p of parts) c.update(p);
-  return c.digest();
+  return sha256Concat(parts);
 }
 const LEAF = new Uint8Array([0]);
 const NODE = new Uint8Array([1]);

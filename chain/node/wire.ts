@@ -60,8 +60,13 @@ function restore(v: unknown, depth: number): unknown {
   return o;
 }
 
+/**
+ * wireEncode as UTF-8 bytes, in a plain Uint8Array view (not a Buffer: JSON.stringify would
+ * first expand a Buffer into an array of numbers through Buffer#toJSON when it is packed).
+ */
 export function wireToBytes(value: unknown): Uint8Array {
-  return Buffer.from(wireEncode(value), 'utf8');
+  const b = Buffer.from(wireEncode(value), 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export function wireFromBytes<T = unknown>(bytes: Uint8Array): T {

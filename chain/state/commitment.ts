@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { canonicalJson } from './encoding.js';
+import { canonicalJson, sha256Buffer, sha256Concat, sha256Hex } from './encoding.js';
 import type { ChainState, CrossReceipt, Outbox } from './types.js';
 
 /**
@@ -78,14 +77,14 @@ function leafBytes(key: string, valueHash: Buffer): Buffer {
 }
 
 function innerHash(children: readonly Buffer[]): Buffer {
-  for (const c of children) if (c !== ZERO) return createHash('sha256').update(Buffer.concat([TAG_INNER, ...children])).digest();
+  for (const c of children) if (c !== ZERO) return sha256Concat([TAG_INNER, ...children]);
   return ZERO;
 }
 
 function makeBucket(leaves: Leaf[]): Bucket | undefined {
   if (leaves.length === 0) return undefined;
   leaves.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { leaves, hash: createHash('sha256').update(Buffer.concat([TAG_BUCKET, ...leaves.map((l) => l.bytes)])).digest() };
+  return { leaves, hash: sha256Concat([TAG_BUCKET, ...leaves.map((l) => l.bytes)]) };
 }
 
 const bucketHash = (b: Bucket | undefined): Buffer => (b ? b.hash : ZERO);
@@ -171,7 +170,7 @@ const PENDING = 'outbox.pending';
 function valueHash(map: string, v: unknown): Buffer {
   // An outbox's pending receipts are leaves of the PENDING tree, not part of its value.
   const text = map === 'outbox' ? canonicalJson({ confirmedUpTo: (v as Outbox).confirmedUpTo, nextId: (v as Outbox).nextId }) : canonicalJson(v);
-  return createHash('sha256').update(text).digest();
+  return sha256Buffer(text);
 }
 
 function receiptLeafValue(r: CrossReceipt, receiptHash: ReceiptHasher): Buffer {
@@ -238,7 +237,7 @@ function rootOf(s: ChainState, tries: Record<string, MapTrie>): string {
   const fields: Record<string, unknown> = {};
   for (const k of Object.keys(src)) fields[k] = isTrieMap(k) ? trieRootHex(tries[k]!) : src[k];
   if (tries[PENDING]) fields[PENDING] = trieRootHex(tries[PENDING]);
-  return createHash('sha256').update(canonicalJson({ type: 'topvpn/state/v2', fields })).digest('hex');
+  return sha256Hex(canonicalJson({ type: 'topvpn/state/v2', fields }));
 }
 
 /** Commitment of a state from scratch (hashes every entry). */

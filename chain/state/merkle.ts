@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { fromHex, isHex, toHex } from './encoding.js';
+import { fromHex, isHex, sha256Concat, toHex } from './encoding.js';
 
 /**
  * RFC 6962/9162 Merkle tree: leaf = H(0x00 || data), node = H(0x01 || left || right),
@@ -14,9 +13,7 @@ export interface MerkleProof {
 }
 
 function h(...parts: Uint8Array[]): Uint8Array {
-  const c = createHash('sha256');
-  for (const p of parts) c.update(p);
-  return new Uint8Array(c.digest());
+  return sha256Concat(parts);
 }
 const LEAF = new Uint8Array([0]);
 const NODE = new Uint8Array([1]);
