@@ -603,9 +603,14 @@ export class ChainRuntime {
 
   // ------------------------------------------------------------------ txs
 
-  /** Adds a verified tx to the pool (validators) or forwards it to the validators. */
+  /** Adds a verified tx to the pool (validators) or forwards it to the validators (see TxIntake.admitLocal). */
   admitLocal(stx: SignedTx, hash: string): void {
     this.intake.admitLocal(stx, hash);
+  }
+
+  /** Last nonce of `sender`'s pending run from `from` held here: pooled (validator) or forwarded. */
+  pendingRunEnd(sender: string, from: number): number {
+    return this.intake.pendingRunEnd(sender, from);
   }
 
   /**

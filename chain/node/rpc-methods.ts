@@ -4,7 +4,8 @@
  *   chain_getBlock [chain, height]        → block, roots, body, results, QC, audit certificate
  *   account_get [address]                 → {address, chain, balance, nonce, pendingNonce, resource}: nonce is
  *                                           the committed one; pendingNonce the next free one after this
- *                                           sender's txs waiting in this node's pool (= nonce off validators)
+ *                                           sender's txs waiting in this node's pool, or, on a node that
+ *                                           does not validate the sender's shard, forwarded from it (60 s)
  *   tx_submit [signedTx]                  → tx hash, or error -32000 "<rule>: <why>"
  *   tx_get [hash]                         → {status: pending|committed|final|unknown, result}
  *   node_list []                          → registered nodes (beacon) + directory + committees
@@ -88,7 +89,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
     const st = node.runtime(chain).state;
     const a = st.accounts[address];
     const nonce = a?.nonce ?? 0;
-    const pendingNonce = node.runtime(chain).mempool.pendingRunEnd(address, nonce) + 1;
+    const pendingNonce = node.runtime(chain).pendingRunEnd(address, nonce) + 1;
     return { address, chain, balance: a?.balance ?? 0n, nonce, pendingNonce, resource: a?.resource ?? null, height: st.height };
   });
 

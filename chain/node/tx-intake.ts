@@ -2,10 +2,13 @@
  * Txs entering one chain's pool: a tx submitted here (already verified) is pooled if this
  * node is a validator of the next height and, batched over 10 ms, gossiped to that group;
  * a gossiped tx is pooled after the checks (right chain, not stale, signature once per node).
+ * A node that only forwards (not a validator) remembers the (sender, nonce) slots it forwarded
+ * for FORWARDED_NONCE_TTL_MS, so its `pendingNonce` and its refusal of a second tx in a taken
+ * slot match what the validators' pools will do with them.
  */
 import type { ChainState, SignedTx } from '../state/types.js';
 import { isStaleClaim } from './claims.js';
-import type { Mempool } from './mempool.js';
+import { MempoolFullError, type Mempool } from './mempool.js';
 import { hashOf, type RuntimeHost } from './runtime-types.js';
 
 /** What intake reads from its chain runtime. */
@@ -18,18 +21,65 @@ export interface IntakeContext {
   validators(): readonly string[];
 }
 
+/** How long a forwarding node holds a (sender, nonce) slot it forwarded: long enough for the tx to commit, short enough that a tx the validators dropped frees its slot soon. */
+export const FORWARDED_NONCE_TTL_MS = 60_000;
+/** Senders a forwarding node tracks at most (the map is cleared beyond it, as the tx status map is). */
+const FORWARDED_SENDERS_MAX = 100_000;
+
 export class TxIntake {
   private gossipBuf: SignedTx[] = [];
   private gossipTimer = false;
+  /** Forwarding nodes only: sender → nonce → the tx forwarded in that slot. */
+  private readonly forwarded = new Map<string, Map<number, { hash: string; at: number }>>();
 
-  constructor(private readonly ctx: IntakeContext) {}
+  constructor(
+    private readonly ctx: IntakeContext,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Adds a verified tx to the pool (validators) or forwards it to the validators. */
+  /**
+   * Adds a verified tx to the pool (validators) or forwards it to the validators. Throws
+   * MempoolFullError when the pool is full or the (sender, nonce) slot is taken by another tx
+   * (in the pool, or forwarded from here within FORWARDED_NONCE_TTL_MS).
+   */
   admitLocal(stx: SignedTx, hash: string): void {
+    const { from, nonce } = stx.tx;
+    const nonceFree = stx.tx.op.type === 'channel-claim';
     if (this.ctx.isValidator()) {
-      this.ctx.mempool.add({ hash, from: stx.tx.from, nonce: stx.tx.nonce, nonceFree: stx.tx.op.type === 'channel-claim', tx: stx, addedAt: Date.now() });
+      this.ctx.mempool.add({ hash, from, nonce, nonceFree, tx: stx, addedAt: this.now() });
+    } else if (!nonceFree) {
+      this.holdForwarded(from, nonce, hash);
     }
     this.queueGossip(stx);
+  }
+
+  /**
+   * Last nonce of the run of pending nonces of `sender` starting at `from` (from − 1 when none):
+   * over the pool on a validator, over the slots it forwarded on a forwarding node.
+   */
+  pendingRunEnd(sender: string, from: number): number {
+    if (this.ctx.isValidator()) return this.ctx.mempool.pendingRunEnd(sender, from);
+    const slots = this.forwarded.get(sender);
+    const oldest = this.now() - FORWARDED_NONCE_TTL_MS;
+    let n = from;
+    for (let s = slots?.get(n); s !== undefined && s.at > oldest; s = slots?.get(n)) n++;
+    return n - 1;
+  }
+
+  /** Takes the slot for a forwarded tx (kept as it is if this tx already holds it: submitted again, it is forwarded again). */
+  private holdForwarded(from: string, nonce: number, hash: string): void {
+    const now = this.now();
+    let slots = this.forwarded.get(from);
+    if (!slots) {
+      if (this.forwarded.size >= FORWARDED_SENDERS_MAX) this.forwarded.clear();
+      this.forwarded.set(from, (slots = new Map()));
+    }
+    const committed = this.ctx.state().accounts[from]?.nonce ?? 0;
+    for (const [n, s] of slots) if (n < committed || s.at <= now - FORWARDED_NONCE_TTL_MS) slots.delete(n);
+    const cur = slots.get(nonce);
+    if (cur?.hash === hash) return;
+    if (cur) throw new MempoolFullError(`nonce: a transaction with nonce ${nonce} from this sender is already pending`);
+    slots.set(nonce, { hash, at: now });
   }
 
   private queueGossip(stx: SignedTx): void {
@@ -59,7 +109,7 @@ export class TxIntake {
       if (stx.tx.op?.type !== 'channel-claim' && stx.tx.nonce < (state.accounts[stx.tx.from]?.nonce ?? 0)) return;
       if (isStaleClaim(state, stx)) return;
       if (!host.verifyTx(stx, hash)) return;
-      mempool.add({ hash, from: stx.tx.from, nonce: stx.tx.nonce, nonceFree: stx.tx.op.type === 'channel-claim', tx: stx, addedAt: Date.now() });
+      mempool.add({ hash, from: stx.tx.from, nonce: stx.tx.nonce, nonceFree: stx.tx.op.type === 'channel-claim', tx: stx, addedAt: this.now() });
     } catch {
       // full pool or duplicate slot: drop
     }

@@ -90,7 +90,7 @@ test('isStaleClaim: a claim at or below the channel\'s claimed seq (or on a fina
   assert.equal(isStaleClaim({ channels: { c1: ch(3) } }, { tx: { op: { type: 'transfer' } } } as unknown as SignedTx), false);
 });
 
-test('account_get: pendingNonce is the next nonce after the sender\'s txs in this validator\'s pool; nonce stays the committed one', async () => {
+test('account_get: pendingNonce is the next nonce after the sender\'s txs in this validator\'s pool, or forwarded by this node; nonce stays the committed one', async () => {
   const dk = makeDevnetGenesis({ shards: 2, group: 4, auditors: 4, accounts: 8, basePort: 1 });
   const hub = new MemoryHub();
   const node = new ChainNode({ genesis: dk.genesis, key: dk.nodeKeys[0]!, net: new MemoryNetwork(dk.nodeKeys[0]!.address, hub), store: new MemoryStore(), log: silentLogger() });
@@ -117,9 +117,18 @@ test('account_get: pendingNonce is the next nonce after the sender\'s txs in thi
     // A tx signed with the committed nonce now collides; one with pendingNonce is admitted.
     assert.throws(() => node.submitTx(signTx({ ...tx(0), fee: UNIT / 50n }, seed)), /already pending/);
     assert.match(node.submitTx(signTx(tx(after.pendingNonce), seed)), /^[0-9a-f]{64}$/);
-    // shard-1 is not validated here: no pool, so pendingNonce is the committed nonce.
+    // shard-1 is not validated here: no pool, but the slots this node forwarded count.
     const other = await get(b.address);
-    assert.equal(other.pendingNonce, other.nonce);
+    assert.equal(node.runtime('shard-1').isValidator, false);
+    assert.deepEqual([other.nonce, other.pendingNonce], [0, 0]);
+    const seedB = Buffer.from(b.seedHex, 'hex');
+    const txB = (nonce: number, fee = UNIT / 100n): Tx => ({ chainId: dk.genesis.chainId, chain: 'shard-1', from: b.address, nonce, fee, op: { type: 'transfer', to: a.address, amount: UNIT } });
+    const h0 = node.submitTx(signTx(txB(0), seedB));
+    assert.equal(node.submitTx(signTx(txB(0), seedB)), h0, 'the same tx again is accepted (and forwarded again)');
+    assert.deepEqual([(await get(b.address)).nonce, (await get(b.address)).pendingNonce], [0, 1], 'forwarded nonce 0 is held');
+    assert.throws(() => node.submitTx(signTx(txB(0, UNIT / 50n), seedB)), /already pending/, 'another tx in a forwarded slot is refused here, as the validators would');
+    node.submitTx(signTx(txB(1), seedB));
+    assert.equal((await get(b.address)).pendingNonce, 2);
   } finally {
     await rpc.close();
   }
