@@ -87,11 +87,11 @@ export function toHex(b: Uint8Array): string {
 }
 
 export function fromHex(h: string): Uint8Array {
-  if (!isHex(h)) throw new EncodingError(`not lowercase hex: ${h.slice(0, 16)}`);
+  if (!isHex(h)) throw new EncodingError(`not lowercase hex: ${String(h).slice(0, 16)}`);
   return new Uint8Array(Buffer.from(h, 'hex'));
 }
 
-export function isHex(h: string, bytes?: number): boolean {
+export function isHex(h: unknown, bytes?: number): h is string {
   if (typeof h !== 'string' || h.length % 2 !== 0 || !/^[0-9a-f]*$/.test(h)) return false;
   return bytes === undefined || h.length === bytes * 2;
 }
