@@ -28,6 +28,8 @@
  * verifications / txs committed (whole run); consensus_verifications_per_tx = Σ node verifications
  * of votes, QCs, timeouts and audit shares during phase 1 / txs committed during phase 1 (at
  * saturation, where blocks are full: idle blocks would otherwise dominate the per-tx share).
+ * verify_share = tps_intra × verifications_per_tx / verify_per_s (goal ≥ 0.5) and
+ * cross_to_intra_p50 = cross_finality_p50_ms / finality_p50_ms (goal ≤ 2), with the goals in `goals`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -401,6 +403,9 @@ async function main(): Promise<void> {
     ws = undefined;
     await d.stop();
     const verifyPerS = await measureVerify(1500);
+    const verificationsPerTx = Math.round((txVerifyPerTx + intra.consensusVerifyPerTx) * 100) / 100;
+    const finalP50 = pct(lat.paced.final, 50);
+    const crossP50 = pct(lat.paced.cross, 50);
     const result = {
       shards: S,
       nodes: d.nodes.length,
@@ -412,9 +417,9 @@ async function main(): Promise<void> {
       committed,
       tps_intra: intra.tps,
       tps_cross: crossSat.tps,
-      finality_p50_ms: pct(lat.paced.final, 50),
+      finality_p50_ms: finalP50,
       finality_p99_ms: pct(lat.paced.final, 99),
-      cross_finality_p50_ms: pct(lat.paced.cross, 50),
+      cross_finality_p50_ms: crossP50,
       cross_hop_p50_ms: pct(crossHop, 50),
       audit_p50_ms: pct(auditLag, 50),
       paced_tps: pacedTps,
@@ -428,10 +433,19 @@ async function main(): Promise<void> {
       sat_shard_blocks_per_s: intra.blocksPerS,
       sat_txs_per_block: intra.txsPerBlock,
       cross_node_cpu_ms_per_tx: crossSat.cpuMsPerTx,
-      verifications_per_tx: Math.round((txVerifyPerTx + intra.consensusVerifyPerTx) * 100) / 100,
+      verifications_per_tx: verificationsPerTx,
       tx_verifications_per_tx: Math.round(txVerifyPerTx * 100) / 100,
       consensus_verifications_per_tx: Math.round(intra.consensusVerifyPerTx * 100) / 100,
       supply_ok: supply.ok,
+      // The issue's two ratio goals, computed here so a run reads as met or not at a glance.
+      verify_share: verifyPerS > 0 ? Math.round(((intra.tps * verificationsPerTx) / verifyPerS) * 1000) / 1000 : null,
+      cross_to_intra_p50: finalP50 > 0 ? Math.round((crossP50 / finalP50) * 100) / 100 : null,
+      goals: {
+        verify_share_min: 0.5,
+        finality_p50_ms_max: 1000,
+        finality_p99_ms_max: 3000,
+        cross_to_intra_p50_max: 2,
+      },
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
