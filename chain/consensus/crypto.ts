@@ -2,6 +2,7 @@
  * Ed25519 through node:crypto (≈16x faster than pure JS here). Keys are raw 32-byte values;
  * an address / member id is the lowercase hex of the public key.
  */
+import { BoundedCache } from '../../common/bounded-cache.js';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { fromHex, isHex, toHex } from './encoding.js';
 
@@ -63,10 +64,12 @@ export function verifySignature(publicKey: string, message: Uint8Array, signatur
  * Keyed by (signer, message, signature): a valid signature is never reused for another message.
  */
 export class VerifyCache {
-  private readonly map = new Map<string, boolean>();
+  private readonly map: BoundedCache<string, boolean>;
   hits = 0;
   misses = 0;
-  constructor(private readonly capacity = 20_000) {}
+  constructor(capacity = 20_000) {
+    this.map = new BoundedCache(capacity);
+  }
   verify(publicKey: string, message: Uint8Array, signature: string): boolean {
     const key = publicKey + signature + Buffer.from(message).toString('latin1');
     const hit = this.map.get(key);
@@ -76,10 +79,6 @@ export class VerifyCache {
     }
     this.misses++;
     const ok = verifySignature(publicKey, message, signature);
-    if (this.map.size >= this.capacity) {
-      const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
-    }
     this.map.set(key, ok);
     return ok;
   }

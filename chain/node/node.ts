@@ -2,6 +2,7 @@
  * A topchain node: one process, one data dir. Composes the network seam, the store, one
  * ChainRuntime per chain (beacon + S shards) and the JSON-RPC server.
  */
+import { BoundedCache } from '../../common/bounded-cache.js';
 import type { Logger } from 'pino';
 import { createSigner, type Signer } from '../consensus/crypto.js';
 import {
@@ -129,6 +130,9 @@ export function genesisStatesOf(g: GenesisFile): { params: ChainParams; states: 
   return { params, states, supply: gen.supply, genesisId };
 }
 
+/** Tx signature results a node remembers (about a minute of txs at this machine's saturation rate). */
+export const VERIFIED_TXS_MAX = 50_000;
+
 export class ChainNode {
   readonly chainId: string;
   readonly params: ChainParams;
@@ -139,7 +143,8 @@ export class ChainNode {
   readonly genesisId: string;
   readonly events: NodeEvents = {};
   readonly startedAt = Date.now();
-  private readonly verified = new Map<string, boolean>();
+  /** Tx signature checks by tx hash, the last VERIFIED_TXS_MAX or so (see verifyTx). */
+  private readonly verified = new BoundedCache<string, { readonly signature: string; readonly ok: boolean }>(VERIFIED_TXS_MAX);
   /** Txs this node accepted but forwarded (not in its own mempool): hash → chain. */
   private readonly submitted = new Map<string, string>();
   /** Ed25519 tx verifications done by this node (bench: verifications per tx). */
@@ -335,14 +340,19 @@ export class ChainNode {
     return rt;
   }
 
+  /**
+   * Whether `stx` carries a valid signature by its sender over the tx whose hash is `hash`.
+   * Each (tx, signature) is checked once per node while it is among the last VERIFIED_TXS_MAX / 2
+   * to VERIFIED_TXS_MAX checked (a tx is looked up again at gossip, proposal, execution and
+   * audit). Keyed by the memoized hash string, so a lookup allocates nothing; the same tx with
+   * another signature is checked afresh and replaces the entry.
+   */
   verifyTx(stx: SignedTx, hash: string): boolean {
-    const key = hash + stx.signature;
-    const hit = this.verified.get(key);
-    if (hit !== undefined) return hit;
+    const hit = this.verified.get(hash);
+    if (hit !== undefined && hit.signature === stx.signature) return hit.ok;
     this.txVerifications++;
     const ok = typeof stx.tx?.from === 'string' && typeof stx.signature === 'string' && verifyBytes(stx.tx.from, txSigningBytesOf(stx), stx.signature);
-    if (this.verified.size > 200_000) this.verified.clear();
-    this.verified.set(key, ok);
+    this.verified.set(hash, { signature: stx.signature, ok });
     return ok;
   }
 

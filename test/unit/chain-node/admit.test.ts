@@ -13,7 +13,7 @@ import { registerMethods } from '../../../chain/node/rpc-methods.js';
 import { RpcServer } from '../../../chain/node/rpc.js';
 import { isStaleClaim } from '../../../chain/node/claims.js';
 import { silentLogger } from '../../../common/log.js';
-import { homeChain, signTx, UNIT, type SignedTx, type Tx } from '../../../chain/state/index.js';
+import { homeChain, signTx, txHash, UNIT, type SignedTx, type Tx } from '../../../chain/state/index.js';
 import type { Channel } from '../../../chain/state/types.js';
 
 function setup(): { node: ChainNode; good: () => Tx; seed: Buffer } {
@@ -132,4 +132,22 @@ test('account_get: pendingNonce is the next nonce after the sender\'s txs in thi
   } finally {
     await rpc.close();
   }
+});
+
+test('verifyTx: a (tx, signature) is checked once per node; the same tx with another signature is checked afresh', () => {
+  const dk = makeDevnetGenesis({ shards: 2, group: 4, auditors: 4, accounts: 8, basePort: 1 });
+  const node = new ChainNode({ genesis: dk.genesis, key: dk.nodeKeys[0]!, net: new MemoryNetwork(dk.nodeKeys[0]!.address, new MemoryHub()), store: new MemoryStore(), log: silentLogger() });
+  const a = dk.accounts.find((x) => homeChain(x.address, 2) === 'shard-0')!;
+  const stx = signTx({ chainId: dk.genesis.chainId, chain: 'shard-0', from: a.address, nonce: 0, fee: UNIT / 100n, op: { type: 'transfer', to: a.address, amount: UNIT } }, Buffer.from(a.seedHex, 'hex'));
+  const hash = txHash(stx.tx);
+  const before = node.txVerifications;
+  assert.equal(node.verifyTx(stx, hash), true);
+  assert.equal(node.verifyTx({ ...stx }, hash), true, 'another object of the same signed tx');
+  assert.equal(node.txVerifications - before, 1, 'verified once');
+  const forged = { ...stx, signature: (stx.signature[0] === '0' ? '1' : '0') + stx.signature.slice(1) };
+  assert.equal(node.verifyTx(forged, hash), false, 'a forged signature on the same tx is checked, and fails');
+  assert.equal(node.verifyTx(forged, hash), false);
+  assert.equal(node.txVerifications - before, 2, 'the forged one once');
+  assert.equal(node.verifyTx(stx, hash), true, 'the genuine one again (checked afresh: the forged one replaced its entry)');
+  assert.equal(node.txVerifications - before, 3);
 });
