@@ -79,6 +79,8 @@ export class TxIntake {
     const cur = slots.get(nonce);
     if (cur?.hash === hash) return;
     if (cur) throw new MempoolFullError(`nonce: a transaction with nonce ${nonce} from this sender is already pending`);
+    // The validators' per-sender pool limit, so a forwarding node never holds more (and the prune above stays short).
+    if (slots.size >= this.ctx.mempool.maxPerSender) throw new MempoolFullError(`mempool: sender has ${slots.size} pending transactions`);
     slots.set(nonce, { hash, at: now });
   }
 

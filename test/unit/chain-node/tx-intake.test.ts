@@ -75,6 +75,13 @@ test('forwarding node: a slot frees when the account nonce passes it or after FO
   assert.equal(intake.pendingRunEnd(SENDER, 1), 1);
 });
 
+test('forwarding node: at most the pool\'s per-sender limit of slots, like a validator', () => {
+  const { intake, mempool } = setup(false);
+  for (let n = 0; n < mempool.maxPerSender; n++) intake.admitLocal(stx(n), hashOf(n));
+  assert.throws(() => intake.admitLocal(stx(mempool.maxPerSender), hashOf(mempool.maxPerSender)), (e: unknown) => e instanceof MempoolFullError && /sender has 1024 pending/.test(e.message));
+  assert.equal(intake.pendingRunEnd(SENDER, 0), mempool.maxPerSender - 1);
+});
+
 test('validator: pendingRunEnd reads the pool, and a forwarded-slot map is never kept', () => {
   const { intake, mempool } = setup(true);
   intake.admitLocal(stx(0), hashOf(0));
