@@ -22,6 +22,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { distBin } from '../../common/paths.js';
+import { NODE_HEAP_FLAGS } from '../node/heap-flags.js';
 import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
 import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
 import { makeDevnetGenesis, outsiderRegisterTx, spareRegisterTx, SPARE_DEPOSIT } from './genesis.js';
@@ -43,7 +44,10 @@ export interface DevnetOptions {
   readonly basePort?: number;
   readonly logLevel?: string;
   readonly timing?: GenesisFile['timing'];
-  /** Extra node flags for every node process (e.g. ['--cpu-prof']). Also from TOPCHAIN_NODE_ARGS (space-separated). */
+  /**
+   * Extra node flags for every node process (e.g. ['--cpu-prof']), after NODE_HEAP_FLAGS (a later
+   * flag wins, so these can override them). Also from TOPCHAIN_NODE_ARGS (space-separated).
+   */
   readonly execArgv?: readonly string[];
   /** ms to wait for all nodes to serve. Default 60000. */
   readonly startTimeoutMs?: number;
@@ -278,7 +282,7 @@ export class Devnet {
     if (!n) throw new DevnetError(`no node ${i}`);
     if (n.proc) return;
     const log = createWriteStream(join(n.dir, 'node.log'), { flags: 'a' });
-    const argv = [process.execPath, ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
+    const argv = [process.execPath, ...NODE_HEAP_FLAGS, ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
     const full = [...(this.opts.wrapFor?.(i) ?? this.wrap), ...argv];
     const proc = spawn(full[0]!, full.slice(1), {
       // stdin is a lifeline: if this launcher dies, the pipe closes and the node stops itself.

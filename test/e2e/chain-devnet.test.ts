@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
+import { NODE_HEAP_FLAGS } from '../../chain/node/heap-flags.js';
 import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.js';
 import { writeKeyFile, type KeyPair } from '../../chain/node/keys.js';
 import { execFile } from 'node:child_process';
@@ -42,6 +43,11 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
   try {
     await d.start();
     assert.equal(d.pids().length, 12);
+    // Every node runs with the heap settings (they only work on the node command line).
+    for (const pid of d.pids()) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const f of NODE_HEAP_FLAGS) assert.ok(argv.includes(f), `node ${pid} runs without ${f}: ${argv.join(' ')}`);
+    }
     const urls = d.rpcUrls();
     await waitFor('every node sees final blocks on every chain', async () => {
       for (const c of ['beacon', 'shard-0', 'shard-1']) if (!(await allFinalAt(urls, 2, c))) return false;
