@@ -2,8 +2,8 @@
  * Applying a committed block of one chain: the block is executed on the committed state (or
  * the result this node already computed for it is reused) and must reproduce the payload's
  * state and receipts roots; an auditor re-checks every tx signature first (except for synced
- * blocks, which carry their own audit certificates). Two validators per height announce the
- * commit to every node outside the validator group.
+ * blocks, which carry their own audit certificates). One validator per height announces the
+ * block to every node outside the validator group and a second one its height.
  */
 import type { Block, QC } from '../consensus/types.js';
 import { applyBlock } from '../state/apply.js';
@@ -34,11 +34,21 @@ export function executeCommitted(host: RuntimeHost, chain: string, state: ChainS
   return { payload, result };
 }
 
-/** Announces a block our core committed to everyone outside its validator group (two senders per height for redundancy). */
+/**
+ * Announces a block our core committed to everyone outside its validator group: validator
+ * height mod n sends the block, validator height + 1 mod n only a `commit-hint` with the height,
+ * so a node the block does not reach (its sender crashed) learns the height and syncs it from a
+ * peer (chain-sync.ts) instead of every node receiving every block twice.
+ */
 export function announceCommit(host: RuntimeHost, chain: string, g: GroupAt, block: Block, qc: QC, proof: ExtCommitProof): void {
   const n = g.validators.length;
   const i = g.validators.indexOf(host.self);
-  if (i === block.height % n || i === (block.height + 1) % n) {
-    host.net.multicast(host.allNodes.filter((a) => !g.validators.includes(a)), { k: 'commit', c: chain, body: { block, qc, proof } });
-  }
+  const outside = (): string[] => host.allNodes.filter((a) => !g.validators.includes(a));
+  if (i === block.height % n) host.net.multicast(outside(), { k: 'commit', c: chain, body: { block, qc, proof } });
+  else if (i === (block.height + 1) % n) host.net.multicast(outside(), { k: 'commit-hint', c: chain, body: { height: block.height } satisfies CommitHint });
+}
+
+/** The second announcer's message: a block of this height is committed (see announceCommit). */
+export interface CommitHint {
+  readonly height: number;
 }

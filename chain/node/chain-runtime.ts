@@ -48,12 +48,18 @@ import { SerialQueue } from './serial-queue.js';
 import { BlockProducer } from './block-producer.js';
 import { TxIntake } from './tx-intake.js';
 import { runAction, type ActionContext } from './core-actions.js';
-import { announceCommit, executeCommitted } from './block-apply.js';
+import { announceCommit, executeCommitted, type CommitHint } from './block-apply.js';
 
 export { DEFAULT_TIMING, hashOf, type RuntimeHost, type RuntimeTiming } from './runtime-types.js';
 /** Test-only misbehaviour (chain/node/test-hooks.ts); absent unless a test sets it. */
 export type { ByzantineOptions } from './test-hooks.js';
 export type { ExtCommitProof } from './commit-proof.js';
+
+/**
+ * A commit hint further above the tip than this is ignored: a node that far behind learns the
+ * height from sync responses, and a faulty group member cannot set a node's known height at will.
+ */
+export const MAX_HINT_AHEAD = 1024;
 
 export class ChainRuntime {
   readonly chain: string;
@@ -443,6 +449,9 @@ export class ChainRuntime {
       case 'commit':
         this.onCommitMsg(body as { block: Block; qc: QC; proof: ExtCommitProof });
         return;
+      case 'commit-hint':
+        this.onCommitHint(from, body as CommitHint);
+        return;
       case 'audit':
         this.audit.onShare(body as AuditShareMsg);
         return;
@@ -479,6 +488,19 @@ export class ChainRuntime {
   /** Verifies a commit proof for `block` against this chain's validator group. */
   private proofError(block: Block, qc: QC, proof: ExtCommitProof, g: GroupAt): string | null {
     return commitProofError(block, qc, proof, this.host.chainId, this.chain, this.vctxOf(g));
+  }
+
+  /**
+   * A validator of the height's group says a block of that height is committed: if the block
+   * itself does not come, sync fetches it (chain-sync.ts asks once the tip stalls). Hints from
+   * outside the group, or more than MAX_HINT_AHEAD above the tip, are ignored.
+   */
+  private onCommitHint(from: string, m: CommitHint): void {
+    const h = m?.height;
+    if (!Number.isSafeInteger(h) || h <= this.height || h > this.height + MAX_HINT_AHEAD) return;
+    if (!this.groupAt(h)?.validators.includes(from)) return;
+    this.noteHeight(h);
+    this.sync.maybeSync();
   }
 
   private onCommitMsg(m: { block: Block; qc: QC; proof: ExtCommitProof }): void {

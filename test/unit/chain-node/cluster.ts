@@ -30,11 +30,13 @@ export interface ClusterOptions {
   spares?: number;
   /** Per-epoch re-election (genesis `election`). */
   election?: { epochBlocks: number };
+  /** The hub the nodes talk over (a test may pass a subclass that watches or drops messages). */
+  hub?: MemoryHub;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
-  const hub = new MemoryHub();
+  const hub = opts.hub ?? new MemoryHub();
   const stores = dk.nodeKeys.map(() => new MemoryStore());
   const make = (i: number): ChainNode =>
     new ChainNode({
