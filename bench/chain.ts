@@ -30,6 +30,8 @@
  * saturation, where blocks are full: idle blocks would otherwise dominate the per-tx share).
  * verify_share = tps_intra × verifications_per_tx / verify_per_s (goal ≥ 0.5) and
  * cross_to_intra_p50 = cross_finality_p50_ms / finality_p50_ms (goal ≤ 2), with the goals in `goals`.
+ * view_changes / paced_view_changes = view changes summed over the nodes (each validator of a
+ * group counts a timed-out view once), whole run / phase 3: what latency tails come from.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -317,18 +319,20 @@ async function main(): Promise<void> {
       }
       return out;
     };
-    /** Tx- and consensus-signature verifications summed over the nodes, and txs committed on the watch node. */
-    const counters = async (): Promise<{ tx: number; consensus: number; committed: number }> => {
+    /** Tx- and consensus-signature verifications and view changes summed over the nodes, and txs committed on the watch node. */
+    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number }> => {
       let tx = 0;
       let consensus = 0;
+      let viewChanges = 0;
       let committed = 0;
       for (const u of urls) {
-        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
+        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
         tx += m.txVerifications;
         consensus += m.consensusVerifications;
+        viewChanges += m.viewChanges;
         if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
       }
-      return { tx, consensus, committed };
+      return { tx, consensus, viewChanges, committed };
     };
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
@@ -381,6 +385,7 @@ async function main(): Promise<void> {
     // Paced, mixed: a steady rate below saturation, for finality latency.
     pacedTps = PACED_TPS > 0 ? PACED_TPS : Math.max(10, Math.round(((intra.tps + crossSat.tps) / 2) * PACED_FRACTION));
     say(`paced: ${pacedTps} tx/s for ${PACED_SECONDS} s`);
+    const viewChangesBeforePaced = (await counters()).viewChanges;
     const pacedEnd = Date.now() + PACED_SECONDS * 1000;
     pacing = true;
     const tick = 100;
@@ -395,7 +400,7 @@ async function main(): Promise<void> {
     say(`paced done: submitted ${submitted}, rejected ${rejected}; draining`);
     await drain();
     pacing = false;
-    const { tx: verifications, committed } = await counters();
+    const { tx: verifications, viewChanges, committed } = await counters();
     const txVerifyPerTx = committed > 0 ? verifications / committed : 0;
     const supply = await rpcCall<{ ok: boolean; message: string }>(watchUrl, 'supply_get');
     say(`supply after load: ${supply.message}; unfinished txs ${pending.size}, receipts awaiting ${receiptWait.size}`);
@@ -436,6 +441,9 @@ async function main(): Promise<void> {
       verifications_per_tx: verificationsPerTx,
       tx_verifications_per_tx: Math.round(txVerifyPerTx * 100) / 100,
       consensus_verifications_per_tx: Math.round(intra.consensusVerifyPerTx * 100) / 100,
+      // View changes counted by every node (a timed-out view delays the txs waiting on it: latency tails).
+      view_changes: viewChanges,
+      paced_view_changes: viewChanges - viewChangesBeforePaced,
       supply_ok: supply.ok,
       // The issue's two ratio goals, computed here so a run reads as met or not at a glance.
       verify_share: verifyPerS > 0 ? Math.round(((intra.tps * verificationsPerTx) / verifyPerS) * 1000) / 1000 : null,

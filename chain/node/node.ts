@@ -149,6 +149,8 @@ export class ChainNode {
   private readonly submitted = new Map<string, string>();
   /** Ed25519 tx verifications done by this node (bench: verifications per tx). */
   txVerifications = 0;
+  /** View changes (timeouts) this node's consensus cores went through, all chains (bench: latency tails). */
+  viewChanges = 0;
   /** Offences (evidenceKey) this node has scheduled or sent a report for. */
   private readonly reported = new Set<string>();
   /** Next nonce for this node's own txs (slash reports), at least the account nonce. */
@@ -214,7 +216,11 @@ export class ChainNode {
         for (const r of this.runtimes.values()) if (r !== rt) r.onSourceFinal(rt.chain, h);
         this.events.onFinal?.(rt.chain, h);
       },
-      onIncident: (kind: Incident, chain: string) => (kind === 'view_change' ? this.events.onViewChange?.(chain) : this.events.onIncident?.(kind, chain)),
+      onIncident: (kind: Incident, chain: string) => {
+        if (kind !== 'view_change') return this.events.onIncident?.(kind, chain);
+        this.viewChanges++;
+        this.events.onViewChange?.(chain);
+      },
       onEvidence: (rt: ChainRuntime, ev: VoteEvidence) => this.onEvidence(rt, ev),
       ...(opts.byzantine ? { byzantine: opts.byzantine } : {}),
     };

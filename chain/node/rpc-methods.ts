@@ -17,7 +17,7 @@
  *   channel_get [id]                      → channel, or error -32001
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
- *   metrics_get []                        → counters (tx verifications, commits)
+ *   metrics_get []                        → counters (tx verifications, view changes, commits)
  *   net_peers []                          → p2p peers: {address, source (registry|directory|bootstrap|inbound),
  *                                           multiaddr, dialed?, connected, dialFailures}
  * Subscriptions (WebSocket): newBlocks, finalBlocks, channelEvents.
@@ -157,6 +157,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
   rpc.register('metrics_get', () => ({
     txVerifications: node.txVerifications,
     consensusVerifications: signatureVerifications.count,
+    viewChanges: node.viewChanges,
     txsCommitted: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, r.txsCommitted])),
   }));
 }

@@ -22,6 +22,8 @@ test('in-memory cluster: finality continues with a validator and an auditor down
     await waitFor('finality progresses on all chains without them', () =>
       live.every((n) => n.runtime('shard-0').finalHeight >= h0 + 10 && n.runtime('beacon').finalHeight >= 10),
     );
+    const shard0 = dk.genesis.committees['shard-0']!.validators;
+    for (const n of live.filter((x) => shard0.includes(x.self))) assert.ok(n.viewChanges > 0, 'the killed validator\'s views time out on every other shard-0 validator');
     await waitFor('cross-shard transfer final while nodes are down', () => live.every((n) => n.runtime('shard-1').state.accounts[x.address]!.balance === x0 + 3n * UNIT));
     const heightBefore = nodes[validatorIdx]!.runtime('shard-0').height;
     await c.restart(validatorIdx);
