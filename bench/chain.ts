@@ -30,6 +30,7 @@
  * saturation, where blocks are full: idle blocks would otherwise dominate the per-tx share).
  * verify_share = tps_intra × verifications_per_tx / verify_per_s (goal ≥ 0.5) and
  * cross_to_intra_p50 = cross_finality_p50_ms / finality_p50_ms (goal ≤ 2), with the goals in `goals`.
+ * block_interval_ms = the devnet's minimum block interval in this run (BENCH_MIN_BLOCK_MS).
  * view_changes / paced_view_changes = view changes summed over the nodes (each validator of a
  * group counts a timed-out view once), whole run / phase 3: what latency tails come from.
  */
@@ -40,6 +41,7 @@ import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { Devnet } from '../chain/devnet/devnet.js';
 import { rpcCall } from '../chain/node/rpc-client.js';
+import { DEFAULT_TIMING } from '../chain/node/runtime-types.js';
 import type { KeyPair } from '../chain/node/keys.js';
 import { homeChain, signTx, txHash, UNIT, type SignedTx } from '../chain/state/index.js';
 
@@ -60,8 +62,12 @@ const CROSS_WARMUP_SECONDS = Number(process.env.BENCH_CROSS_WARMUP_SECONDS ?? 10
 /** Paced phase rate in tx/s; 0 = PACED_FRACTION of the throughput measured at saturation. */
 const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
 const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
-/** The devnet's minimum interval between a leader's proposals (ms). */
-const MIN_BLOCK_MS = Number(process.env.BENCH_MIN_BLOCK_MS ?? 100);
+/**
+ * The devnet's minimum interval between a leader's proposals (ms); by default the node's own
+ * (DEFAULT_TIMING.blockIntervalMs, also the devnet's). Longer intervals trade latency for
+ * throughput (fixed per-block work spread over more txs): chain/README.md, "Performance".
+ */
+const MIN_BLOCK_MS = Number(process.env.BENCH_MIN_BLOCK_MS ?? DEFAULT_TIMING.blockIntervalMs);
 
 function say(m: string): void {
   process.stderr.write(`[bench:chain] ${m}\n`);
@@ -414,6 +420,7 @@ async function main(): Promise<void> {
     const result = {
       shards: S,
       nodes: d.nodes.length,
+      block_interval_ms: MIN_BLOCK_MS,
       seconds: Math.round(intra.windowS * 10) / 10,
       cross_seconds: Math.round(crossSat.windowS * 10) / 10,
       warmup_seconds: WARMUP_SECONDS,
