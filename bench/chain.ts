@@ -31,10 +31,11 @@
  * verify_share = tps_intra × verifications_per_tx / verify_per_s (goal ≥ 0.5) and
  * cross_to_intra_p50 = cross_finality_p50_ms / finality_p50_ms (goal ≤ 2), with the goals in `goals`.
  * block_interval_ms = the devnet's minimum block interval in this run (BENCH_MIN_BLOCK_MS).
+ * BENCH_LATENCY_FILE=F also writes each paced intra tx's {submitAt, chain, height, ms} to F.
  * view_changes / paced_view_changes = view changes summed over the nodes (each validator of a
  * group counts a timed-out view once), whole run / phase 3: what latency tails come from.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -62,6 +63,8 @@ const CROSS_WARMUP_SECONDS = Number(process.env.BENCH_CROSS_WARMUP_SECONDS ?? 10
 /** Paced phase rate in tx/s; 0 = PACED_FRACTION of the throughput measured at saturation. */
 const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
 const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
+/** If set, every paced intra tx's submit time, chain, block height and latency go to this file (JSON lines), to see where a latency tail comes from. */
+const LATENCY_FILE = process.env.BENCH_LATENCY_FILE;
 /**
  * The devnet's minimum interval between a leader's proposals (ms); by default the node's own
  * (DEFAULT_TIMING.blockIntervalMs, also the devnet's). Longer intervals trade latency for
@@ -158,6 +161,7 @@ async function main(): Promise<void> {
     const auditLag: number[] = [];
     /** Paced cross txs: source block final → destination block (applying the receipt) final. */
     const crossHop: number[] = [];
+    const latencyLog: Array<{ submitAt: number; chain: string; height: number; ms: number }> = [];
     let pacing = false;
     let txsInFinalBlocks = 0;
     let pacedTps = 0;
@@ -212,6 +216,7 @@ async function main(): Promise<void> {
           if (!p) continue;
           pending.delete(h);
           lat[p.phase].final.push(at - p.submitAt);
+          if (LATENCY_FILE && p.phase === 'paced' && !p.cross) latencyLog.push({ submitAt: p.submitAt, chain, height, ms: at - p.submitAt });
           outstanding.set(p.from, (outstanding.get(p.from) ?? 1) - 1);
           if (p.cross) {
             p.sourceFinalAt = at;
@@ -408,6 +413,7 @@ async function main(): Promise<void> {
     pacing = false;
     const { tx: verifications, viewChanges, committed } = await counters();
     const txVerifyPerTx = committed > 0 ? verifications / committed : 0;
+    if (LATENCY_FILE) writeFileSync(LATENCY_FILE, latencyLog.map((x) => JSON.stringify(x)).join('\n') + '\n');
     const supply = await rpcCall<{ ok: boolean; message: string }>(watchUrl, 'supply_get');
     say(`supply after load: ${supply.message}; unfinished txs ${pending.size}, receipts awaiting ${receiptWait.size}`);
     ws.close();
