@@ -9,6 +9,7 @@
 import { stringify } from 'yaml';
 import type { DeployConfig, RelaySpec, ValidatorSpec } from './gen-config.js';
 import { relayArgs } from './gen-config.js';
+import { NODE_HEAP_FLAGS } from '../chain/node/heap-flags.js';
 
 export const CONTAINER_DATA = '/var/lib/topvpn';
 export const CONTAINER_APP = '/opt/topvpn';
@@ -91,7 +92,7 @@ function validatorService(cfg: DeployConfig, v: ValidatorSpec, ip: string, first
   return {
     image: cfg.image,
     ...(first ? { build: { context: '../..', dockerfile: 'deploy/docker/Dockerfile' } } : { pull_policy: 'never' }),
-    command: ['node', 'dist/chain/cli.js', 'start', '--config', '/etc/topvpn/config.json'],
+    command: ['node', ...NODE_HEAP_FLAGS, 'dist/chain/cli.js', 'start', '--config', '/etc/topvpn/config.json'],
     user: 'node',
     cap_drop: ['ALL'],
     ...HARDENED,

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { CONTAINER_DATA } from './gen-docker.js';
 import type { DeployConfig, RelaySpec, ValidatorSpec } from './gen-config.js';
 import { DeployConfigError, relayArgs } from './gen-config.js';
+import { NODE_HEAP_FLAGS } from '../chain/node/heap-flags.js';
 
 export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 
@@ -87,7 +88,7 @@ function chainObjects(cfg: DeployConfig): K8sObject[] {
               {
                 name: 'topchain',
                 image: cfg.image,
-                command: ['node', 'dist/chain/cli.js', 'start', '--config', '/etc/topvpn/config/config.json'],
+                command: ['node', ...NODE_HEAP_FLAGS, 'dist/chain/cli.js', 'start', '--config', '/etc/topvpn/config/config.json'],
                 env: [{ name: 'TOPVPN_LOG_LEVEL', value: cfg.logLevel }],
                 ports: [
                   { name: 'p2p', containerPort: p2p, protocol: 'TCP' },

@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { parse } from 'yaml';
 import { readGenesis, readNodeConfig } from '../../../chain/node/config.js';
 import { readKeyFile as readChainKey } from '../../../chain/node/keys.js';
+import { NODE_HEAP_FLAGS } from '../../../chain/node/heap-flags.js';
 import { parseRelayStartFlags, type RelayStartFlags } from '../../../relay/config.js';
 import { readKeyFile as readRelayKey, toHex } from '../../../relay/keys.js';
 import { DEFAULT_DEPLOY_CONFIG, DeployConfigError, relayArgs, validateDeployConfig, type DeployConfig } from '../../../deploy/gen-config.js';
@@ -65,6 +66,24 @@ test('relay argv parses with the relay\'s own flag parser (metrics flag aside)',
     assert.equal(parsed.keyFile, '/k.json');
     assert.equal(parsed.logLevel, 'info');
     assert.equal(bag['exit'] === true, r.exit !== undefined, r.name);
+  }
+});
+
+test('every generated chain node command runs node with the heap flags, before the script', () => {
+  const files = renderAll();
+  const commands: Array<[string, string[]]> = [];
+  for (const [k, text] of files) {
+    if (k.startsWith('systemd/topchain-') && k.endsWith('.service')) commands.push([k, /^ExecStart=(.*)$/m.exec(text)![1]!.split(' ')]);
+  }
+  const compose = parse(files.get('docker/compose.yaml')!) as { services: Record<string, { command?: string[] }> };
+  for (const [name, svc] of Object.entries(compose.services)) if (svc.command?.includes('dist/chain/cli.js')) commands.push([`compose ${name}`, svc.command]);
+  const k8s = (files.get('k8s/topchain.yaml')!).split('\n---\n').map((d) => parse(d) as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ command?: string[] }> } } } });
+  for (const d of k8s) for (const c of d?.spec?.template?.spec?.containers ?? []) if (c.command?.includes('dist/chain/cli.js')) commands.push([`k8s ${d.kind}`, c.command]);
+  assert.equal(commands.filter(([k]) => k.startsWith('systemd')).length, cfg.validators.length);
+  assert.ok(commands.some(([k]) => k.startsWith('compose')) && commands.some(([k]) => k.startsWith('k8s')), commands.map(([k]) => k).join(', '));
+  for (const [k, argv] of commands) {
+    const script = argv.findIndex((a) => a.endsWith('dist/chain/cli.js'));
+    assert.deepEqual(argv.slice(1, script), [...NODE_HEAP_FLAGS], k);
   }
 });
 
