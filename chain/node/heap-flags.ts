@@ -1,7 +1,7 @@
 /**
  * V8 heap settings for a node process. They can only be given on the node command line
  * (`node <flags> dist/chain/cli.js start …`; NODE_OPTIONS refuses them), so the devnet launcher
- * passes them to every node and operators put them in their service's command line.
+ * and the deploy generators (systemd, compose, Kubernetes) put them on every node's.
  *
  * Why: at saturation a validator holds every pending tx for 1–3 s, longer than two scavenges
  * apart, so pending txs, verified-signature entries and recent block records are promoted and
