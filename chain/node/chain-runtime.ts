@@ -56,8 +56,9 @@ export type { ByzantineOptions } from './test-hooks.js';
 export type { ExtCommitProof } from './commit-proof.js';
 
 /**
- * A commit hint further above the tip than this is ignored: a node that far behind learns the
- * height from sync responses, and a faulty group member cannot set a node's known height at will.
+ * A commit announcement (block or hint) further above the tip than this does not raise the known
+ * height: a node that far behind learns it from sync responses, and a faulty group member cannot
+ * set a node's known height at will.
  */
 export const MAX_HINT_AHEAD = 1024;
 
@@ -447,7 +448,7 @@ export class ChainRuntime {
         return;
       }
       case 'commit':
-        this.onCommitMsg(body as { block: Block; qc: QC; proof: ExtCommitProof });
+        this.onCommitMsg(from, body as { block: Block; qc: QC; proof: ExtCommitProof });
         return;
       case 'commit-hint':
         this.onCommitHint(from, body as CommitHint);
@@ -491,22 +492,26 @@ export class ChainRuntime {
   }
 
   /**
-   * A validator of the height's group says a block of that height is committed: if the block
-   * itself does not come, sync fetches it (chain-sync.ts asks once the tip stalls). Hints from
-   * outside the group, or more than MAX_HINT_AHEAD above the tip, are ignored.
+   * A validator of the height's group announced a block of that height (the block itself or a
+   * `commit-hint`): the height counts towards sync (chain-sync.ts fetches it if the block does
+   * not come, once the tip stalls). An announcement from outside the group, or more than
+   * MAX_HINT_AHEAD above the tip, moves nothing. Returns whether the height was noted.
    */
-  private onCommitHint(from: string, m: CommitHint): void {
-    const h = m?.height;
-    if (!Number.isSafeInteger(h) || h <= this.height || h > this.height + MAX_HINT_AHEAD) return;
-    if (!this.groupAt(h)?.validators.includes(from)) return;
+  private noteAnnounced(from: string, h: unknown): boolean {
+    if (typeof h !== 'number' || !Number.isSafeInteger(h) || h <= this.height || h > this.height + MAX_HINT_AHEAD) return false;
+    if (!this.groupAt(h)?.validators.includes(from)) return false;
     this.noteHeight(h);
-    this.sync.maybeSync();
+    return true;
   }
 
-  private onCommitMsg(m: { block: Block; qc: QC; proof: ExtCommitProof }): void {
+  private onCommitHint(from: string, m: CommitHint): void {
+    if (this.noteAnnounced(from, m?.height)) this.sync.maybeSync();
+  }
+
+  private onCommitMsg(from: string, m: { block: Block; qc: QC; proof: ExtCommitProof }): void {
     if (!m?.block || typeof m.block.height !== 'number') return;
     const h = m.block.height;
-    this.noteHeight(h);
+    this.noteAnnounced(from, h);
     if (h <= this.height) return;
     if (h > this.height + 1) {
       if (this.pendingCommits.size < 512) this.pendingCommits.set(h, m);

@@ -69,7 +69,7 @@ test('a node outside the group that never receives a full announcement keeps up 
   }
 });
 
-test('a commit hint counts only from a validator of the height\'s group and at most MAX_HINT_AHEAD above the tip', async () => {
+test('an announced height (hint or block) counts only from a validator of the height\'s group and at most MAX_HINT_AHEAD above the tip', async () => {
   const dk = makeDevnetGenesis({ shards: 2, group: 4, auditors: 4, accounts: 2, basePort: 1 });
   const key = generateKeyPair();
   const node = new ChainNode({ genesis: dk.genesis, key, net: new MemoryNetwork(key.address, new MemoryHub()), store: new MemoryStore(), log: silentLogger() });
@@ -84,6 +84,8 @@ test('a commit hint counts only from a validator of the height\'s group and at m
     assert.equal(rt.knownHeight, 0, 'hint too far above the tip');
     for (const bad of [null, {}, { height: '5' }, { height: 2.5 }, { height: -1 }]) rt.onMessage(member, 'commit-hint', bad);
     assert.equal(rt.knownHeight, 0, 'malformed hints');
+    rt.onMessage(stranger, 'commit', { block: { height: 7 } });
+    assert.equal(rt.knownHeight, 0, 'a block announced by a validator of another group');
     rt.onMessage(member, 'commit-hint', { height: 5 });
     assert.equal(rt.knownHeight, 5, 'hint from the group');
   } finally {
