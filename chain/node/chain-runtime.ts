@@ -101,6 +101,8 @@ export class ChainRuntime {
   private readonly intake: TxIntake;
   private readonly actions: ActionContext;
   private readonly pendingCommits = new Map<number, { block: Block; qc: QC; proof: ExtCommitProof }>();
+  /** Heights of announced blocks waiting on the serial queue (held: sync does not fetch them). */
+  private readonly queuedCommits = new Set<number>();
   private readonly verifyCache = new VerifyCache(50_000);
   private syncTimer?: NodeJS.Timeout;
   private sinceSnapshot = 0;
@@ -194,6 +196,11 @@ export class ChainRuntime {
       knownHeight: () => this.knownHeight,
       noteHeight: (h) => this.noteHeight(h),
       hasPending: () => this.pendingCommits.size > 0,
+      heldThrough: () => {
+        let h = this.height;
+        while (this.queuedCommits.has(h + 1) || this.pendingCommits.has(h + 1)) h++;
+        return h;
+      },
       validators: () => this.validators,
       record: (h) => this.record(h),
       auditOf: (h) => this.auditOf(h),
@@ -518,8 +525,13 @@ export class ChainRuntime {
       this.sync.maybeSync();
       return;
     }
+    this.queuedCommits.add(h);
     this.enqueueFn(async () => {
-      await this.commit(m.block, m.qc, m.proof, 'peer');
+      try {
+        await this.commit(m.block, m.qc, m.proof, 'peer');
+      } finally {
+        this.queuedCommits.delete(h);
+      }
     });
   }
 

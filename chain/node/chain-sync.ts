@@ -1,9 +1,11 @@
 /**
  * Block sync of one chain: a node behind (a peer announced a higher height, or commits are
  * buffered above tip+1) asks a peer — preferably a validator of the next height — for up to
- * 32 records from tip+1, plus the audit certificates it misses above its final height; it also
- * polls every ~3 s (a restarted node knows nothing of the network's height). Synced blocks go
- * through the same commit (proof-checked against their height's group) as announced ones.
+ * 32 records from tip+1, plus the audit certificates it misses above its final height, and asks
+ * again as soon as a response brought it blocks while it is still behind. A node that is not
+ * behind polls every POLL_MS (a restarted node knows nothing of the network's height) with
+ * `max: 0`: the answer is the peer's tip and the audits the asker misses, never blocks, since the
+ * blocks a busy node has not applied yet are already on their way to it as announcements.
  * A node that is behind by one or two heights while its tip still advances is only receiving
  * announcements late (its queue is busy), not missing them: it asks only once its tip has not
  * moved for STALL_MS, or when it is more than LAG_BLOCKS behind. For heights the asker already
@@ -14,6 +16,10 @@
 export const STALL_MS = 1000;
 /** Behind by more than this many heights: ask at once. */
 export const LAG_BLOCKS = 2;
+/** A node that is not behind asks for the network's tip this often. */
+export const POLL_MS = 3000;
+/** At most one request per this interval, except the next batch of a catch-up in progress. */
+export const MIN_REQUEST_GAP_MS = 500;
 import type { Certificate } from '../consensus/certificate.js';
 import type { Block, QC } from '../consensus/types.js';
 import type { ExtCommitProof } from './commit-proof.js';
@@ -22,6 +28,7 @@ import type { RuntimeHost } from './runtime-types.js';
 
 export interface SyncRequest {
   from: number;
+  /** Blocks wanted from `from` (at most 64); 0 = a poll: the tip and the audits only. */
   max: number;
   auditFrom?: number;
 }
@@ -43,6 +50,8 @@ export interface SyncContext {
   noteHeight(height: number): void;
   /** Commits are buffered above tip+1. */
   hasPending(): boolean;
+  /** The highest h such that every block tip+1 … h is here, queued or buffered (tip if tip+1 is not). */
+  heldThrough(): number;
   validators(): readonly string[];
   record(height: number): Promise<BlockRecord | undefined>;
   auditOf(height: number): Promise<AuditRecord | undefined>;
@@ -59,10 +68,17 @@ export class ChainSync {
   /** Tip height when last seen moving, and when. */
   private tipSeen = -1;
   private tipMovedAt = 0;
+  /** Highest block height of the responses waiting on the serial queue (0 when none). */
+  private applyingThrough = 0;
 
   constructor(private readonly ctx: SyncContext) {}
 
-  maybeSync(): void {
+  /**
+   * Sends a sync request if the chain is behind (see the module comment), else a poll if the last
+   * request is POLL_MS old. `continuing` = called on a response that brought blocks: the next
+   * batch goes out without waiting MIN_REQUEST_GAP_MS.
+   */
+  maybeSync(continuing = false): void {
     const ctx = this.ctx;
     if (ctx.stopped()) return;
     const now = Date.now();
@@ -71,11 +87,13 @@ export class ChainSync {
       this.tipSeen = height;
       this.tipMovedAt = now;
     }
-    const lag = Math.max(ctx.knownHeight() - height, ctx.hasPending() ? LAG_BLOCKS : 0);
-    const behind = lag > LAG_BLOCKS || (lag > 0 && now - this.tipMovedAt >= STALL_MS);
-    // Also poll now and then: a node that restarted knows nothing of the network's height.
-    if (!behind && now - this.lastSyncAt < 3000) return;
-    if (now - this.lastSyncAt < 500) return;
+    const known = ctx.knownHeight();
+    const lag = Math.max(known - height, ctx.hasPending() ? LAG_BLOCKS : 0);
+    // Blocks already here (queued, buffered, or in a response being applied) are not missing.
+    const missing = known - Math.max(height, ctx.heldThrough(), this.applyingThrough);
+    const behind = missing > LAG_BLOCKS || (lag > 0 && now - this.tipMovedAt >= STALL_MS);
+    if (!behind && now - this.lastSyncAt < POLL_MS) return;
+    if (!(behind && continuing) && now - this.lastSyncAt < MIN_REQUEST_GAP_MS) return;
     this.lastSyncAt = now;
     const peers = ctx.host.net.connectedPeers();
     const validators = ctx.validators();
@@ -83,7 +101,7 @@ export class ChainSync {
     const pool = prefer.length > 0 ? prefer : peers;
     if (pool.length === 0) return;
     const peer = pool[Math.floor(Math.random() * pool.length)]!;
-    const req: SyncRequest = { from: ctx.height() + 1, max: 32, auditFrom: ctx.finalHeight() + 1 };
+    const req: SyncRequest = { from: height + 1, max: behind ? 32 : 0, auditFrom: ctx.finalHeight() + 1 };
     ctx.host.net.send(peer, { k: 'sync-req', c: ctx.chain, body: req });
   }
 
@@ -92,7 +110,7 @@ export class ChainSync {
     const ctx = this.ctx;
     const records: SyncResponse['records'] = [];
     const start = Math.max(1, Math.min(req.from, typeof req.auditFrom === 'number' ? req.auditFrom : req.from));
-    const end = Math.min(ctx.height(), req.from + Math.min(64, Math.max(1, req.max)) - 1);
+    const end = Math.min(ctx.height(), req.from + Math.min(64, Math.max(0, req.max)) - 1);
     for (let h = start; h <= end; h++) {
       const audit = await ctx.auditOf(h);
       if (h < req.from) {
@@ -110,8 +128,14 @@ export class ChainSync {
   onResponse(m: SyncResponse): void {
     if (!m || !Array.isArray(m.records)) return;
     const ctx = this.ctx;
+    const knownBefore = ctx.knownHeight();
     if (typeof m.tip === 'number') ctx.noteHeight(m.tip);
+    const learned = ctx.knownHeight() > knownBefore;
+    let top = 0;
+    for (const item of m.records) if (typeof item?.rec?.block?.height === 'number') top = Math.max(top, item.rec.block.height);
+    this.applyingThrough = Math.max(this.applyingThrough, top);
     ctx.enqueue(async () => {
+      const before = ctx.height();
       for (const item of m.records) {
         if (item === null || typeof item !== 'object') continue;
         const { rec, audit, height } = item;
@@ -125,10 +149,10 @@ export class ChainSync {
           if (mine && ctx.verifyAudit(audit.cert, h, mine.block.hash)) ctx.acceptAudit(h, audit);
         }
       }
-      if (ctx.knownHeight() > ctx.height()) {
-        this.lastSyncAt = 0;
-        this.maybeSync();
-      }
+      // Still behind after a response that brought blocks or news of a higher tip: the next
+      // request goes out now (if the lag rules say so), not after MIN_REQUEST_GAP_MS.
+      if (this.applyingThrough <= top) this.applyingThrough = 0;
+      if (ctx.knownHeight() > ctx.height()) this.maybeSync(learned || ctx.height() > before);
     });
   }
 }

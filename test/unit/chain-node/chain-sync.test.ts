@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChainSync, LAG_BLOCKS, STALL_MS, type SyncContext, type SyncResponse } from '../../../chain/node/chain-sync.js';
+import { ChainSync, LAG_BLOCKS, MIN_REQUEST_GAP_MS, POLL_MS, STALL_MS, type SyncContext, type SyncRequest, type SyncResponse } from '../../../chain/node/chain-sync.js';
 import type { AuditRecord, BlockRecord } from '../../../chain/node/payload.js';
 import type { RuntimeHost } from '../../../chain/node/runtime-types.js';
 
@@ -10,11 +10,11 @@ interface Sent {
 }
 
 /** A chain of `height` blocks (records are opaque here) with audits up to `audited`. */
-function fakeChain(o: { height: number; audited: number; known?: number; pending?: boolean }) {
+function fakeChain(o: { height: number; audited: number; known?: number; pending?: boolean; held?: number }) {
   const sent: Sent[] = [];
   const accepted: number[] = [];
   const committed: number[] = [];
-  const state = { height: o.height, known: o.known ?? o.height, pending: o.pending ?? false };
+  const state = { height: o.height, known: o.known ?? o.height, pending: o.pending ?? false, held: o.held ?? 0 };
   const rec = (h: number): BlockRecord => ({ block: { height: h, hash: `b${h}` }, qc: {}, proof: {}, outgoing: [], results: [], inbox: {}, committedAt: 0 }) as unknown as BlockRecord;
   const host = { net: { connectedPeers: () => ['v1', 'x'], send: (to: string, msg: Sent['msg']) => sent.push({ to, msg }) } } as unknown as RuntimeHost;
   const ctx: SyncContext = {
@@ -28,6 +28,7 @@ function fakeChain(o: { height: number; audited: number; known?: number; pending
       state.known = Math.max(state.known, h);
     },
     hasPending: () => state.pending,
+    heldThrough: () => Math.max(state.height, state.held),
     validators: () => ['v1'],
     record: async (h) => (h >= 1 && h <= state.height ? rec(h) : undefined),
     auditOf: async (h) => (h <= o.audited ? ({ cert: { h }, finalAt: 0 } as unknown as AuditRecord) : undefined),
@@ -110,6 +111,102 @@ test('a node one block behind whose tip still moves does not ask; a stalled or f
     const far = fakeChain({ height: 10, audited: 10, known: 10 + LAG_BLOCKS + 1 });
     new ChainSync(far.ctx).maybeSync();
     assert.equal(far.sent.length, 1, 'more than LAG_BLOCKS behind: ask at once');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a node that is not behind polls for the tip only: the answer carries audits it misses, never blocks', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const c = fakeChain({ height: 10, audited: 8 });
+    const sync = new ChainSync(c.ctx);
+    sync.maybeSync();
+    assert.deepEqual(c.sent.map((s) => s.msg.body), [{ from: 11, max: 0, auditFrom: 9 }]);
+    sync.maybeSync();
+    mock.timers.tick(POLL_MS - 1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 1, 'one poll per POLL_MS');
+    mock.timers.tick(1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 2);
+
+    // A peer two blocks ahead answers a poll with its tip and the audits of 9 and 10 only.
+    const fresh = fakeChain({ height: 10, audited: 8 });
+    const freshSync = new ChainSync(fresh.ctx);
+    freshSync.maybeSync();
+    const server = fakeChain({ height: 12, audited: 11 });
+    await new ChainSync(server.ctx).onRequest('asker', fresh.sent[0]!.msg.body as SyncRequest);
+    const res = server.sent[0]!.msg.body as SyncResponse;
+    assert.deepEqual(res.records.map((r) => ({ rec: r.rec !== undefined, height: r.height })), [{ rec: false, height: 9 }, { rec: false, height: 10 }]);
+    assert.equal(res.tip, 12);
+    freshSync.onResponse(res);
+    await settle();
+    assert.deepEqual(fresh.accepted, [9, 10]);
+    assert.equal(fresh.state.known, 12);
+    assert.equal(fresh.sent.length, 1, 'two behind, tip seen moving just now: the announcements will bring the blocks');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('blocks already queued or buffered are not missing: no sync while the queue works through them, until the tip stalls', () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const c = fakeChain({ height: 10, audited: 10, known: 10 + LAG_BLOCKS + 3, held: 10 + LAG_BLOCKS + 3 });
+    const sync = new ChainSync(c.ctx);
+    sync.maybeSync();
+    assert.deepEqual(c.sent.map((s) => (s.msg.body as SyncRequest).max), [0], 'only the first poll: nothing is missing');
+    mock.timers.tick(STALL_MS - 1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 1);
+    // One height above the held run is missing: still within LAG_BLOCKS, wait.
+    c.state.known += 1;
+    sync.maybeSync();
+    assert.equal(c.sent.length, 1);
+    // The queue makes no progress for STALL_MS: ask for the blocks.
+    mock.timers.tick(1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 2);
+    assert.deepEqual(c.sent[1]!.msg.body, { from: 11, max: 32, auditFrom: 11 });
+
+    // More than LAG_BLOCKS missing above what is held: ask at once.
+    const gap = fakeChain({ height: 10, audited: 10, known: 12 + LAG_BLOCKS + 1, held: 12 });
+    new ChainSync(gap.ctx).maybeSync();
+    assert.equal((gap.sent[0]!.msg.body as SyncRequest).max, 32);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a catch-up asks for the next batch as soon as a batch is applied; an empty answer waits MIN_REQUEST_GAP_MS', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const server = fakeChain({ height: 80, audited: 80 });
+    const serverSync = new ChainSync(server.ctx);
+    const c = fakeChain({ height: 0, audited: 0, known: 80 });
+    const sync = new ChainSync(c.ctx);
+    sync.maybeSync();
+    for (let i = 0; i < 3; i++) {
+      const req = c.sent.at(-1)!.msg.body as SyncRequest;
+      assert.equal(req.max, 32);
+      await serverSync.onRequest('c', req);
+      sync.onResponse(server.sent.at(-1)!.msg.body as SyncResponse);
+      await settle();
+    }
+    assert.equal(c.state.height, 80);
+    assert.equal(c.sent.length, 3, 'three batches of 32, 32 and 16, each asked for at once');
+
+    // A peer that has nothing new answers; the next request waits for the gap.
+    const stuck = fakeChain({ height: 5, audited: 5, known: 20 });
+    const s2 = new ChainSync(stuck.ctx);
+    s2.maybeSync();
+    s2.onResponse({ records: [], tip: 5 });
+    await settle();
+    assert.equal(stuck.sent.length, 1);
+    mock.timers.tick(MIN_REQUEST_GAP_MS);
+    s2.maybeSync();
+    assert.equal(stuck.sent.length, 2);
   } finally {
     mock.timers.reset();
   }
