@@ -34,6 +34,11 @@
  * BENCH_LATENCY_FILE=F also writes each paced intra tx's {submitAt, chain, height, ms} to F.
  * view_changes / paced_view_changes = view changes summed over the nodes (each validator of a
  * group counts a timed-out view once), whole run / phase 3: what latency tails come from.
+ * Phase 1 also gives node_cpu_ms_per_tx (node processes' CPU from /proc per final tx, with its
+ * split by role), client_cpu_util (this load generator's own CPU in cores: signing, JSON-RPC,
+ * following blocks, taken from the nodes on one machine) and wire_bytes_per_tx (node-to-node
+ * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
+ * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -330,20 +335,22 @@ async function main(): Promise<void> {
       }
       return out;
     };
-    /** Tx- and consensus-signature verifications and view changes summed over the nodes, and txs committed on the watch node. */
-    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number }> => {
+    /** Tx- and consensus-signature verifications, view changes and p2p bytes sent per kind summed over the nodes, and txs committed on the watch node. */
+    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number; sentBytes: Record<string, number> }> => {
       let tx = 0;
       let consensus = 0;
       let viewChanges = 0;
       let committed = 0;
+      const sentBytes: Record<string, number> = {};
       for (const u of urls) {
-        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number> }>(u, 'metrics_get');
+        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number>; sent: Record<string, { bytes: number }> }>(u, 'metrics_get');
         tx += m.txVerifications;
         consensus += m.consensusVerifications;
         viewChanges += m.viewChanges;
+        for (const [k, c] of Object.entries(m.sent)) sentBytes[k] = (sentBytes[k] ?? 0) + c.bytes;
         if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
       }
-      return { tx, consensus, viewChanges, committed };
+      return { tx, consensus, viewChanges, committed, sentBytes };
     };
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
@@ -359,6 +366,7 @@ async function main(): Promise<void> {
       // CPU and time are sampled together (the RPC round above must not fall inside one only).
       const cpuAtStart = nodeCpu();
       const roleCpuAtStart = roleCpu();
+      const clientCpuAtStart = process.cpuUsage();
       const blocksAtStart = finalBlocks;
       const txsAtStart = txsInFinalBlocks;
       const start = Date.now();
@@ -368,6 +376,7 @@ async function main(): Promise<void> {
       const windowS = (Date.now() - start) / 1000;
       const cpu = nodeCpu() - cpuAtStart;
       const roleCpuAtEnd = roleCpu();
+      const clientCpu = process.cpuUsage(clientCpuAtStart);
       const countersAtEnd = await counters();
       const committedInWindow = countersAtEnd.committed - countersAtStart.committed;
       const blocks = finalBlocks - blocksAtStart;
@@ -384,8 +393,16 @@ async function main(): Promise<void> {
         // The same split by role: summed over the 8 shard validators, and over the 4 auditor+beacon nodes.
         cpuMsPerTxByRole: Object.fromEntries(Object.keys(roleCpuAtEnd).map((r) => [r, final > 0 ? Math.round((((roleCpuAtEnd[r]! - (roleCpuAtStart[r] ?? 0)) * 1000) / final) * 100) / 100 : 0])),
         util: Math.round((cpu / windowS) * 100) / 100,
+        // This load generator's own CPU (signing, JSON-RPC, following blocks), in cores: taken from the nodes on one machine.
+        clientUtil: Math.round(((clientCpu.user + clientCpu.system) / 1e6 / windowS) * 100) / 100,
         blocksPerS: Math.round((blocks / windowS) * 10) / 10,
         txsPerBlock: blocks > 0 ? Math.round((txsInFinalBlocks - txsAtStart) / blocks) : 0,
+        // Node-to-node bytes (framed, before encryption) sent by all nodes in the window per tx committed meanwhile, by message kind.
+        wireBytesPerTxByKind: Object.fromEntries(
+          Object.keys(countersAtEnd.sentBytes)
+            .sort()
+            .map((k) => [k, committedInWindow > 0 ? Math.round((countersAtEnd.sentBytes[k]! - (countersAtStart.sentBytes[k] ?? 0)) / committedInWindow) : 0]),
+        ),
         // Votes, QCs, timeouts and audit shares verified while this phase ran, per tx committed meanwhile.
         consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
       };
@@ -447,6 +464,9 @@ async function main(): Promise<void> {
       verify_per_s: verifyPerS,
       node_cpu_ms_per_tx: intra.cpuMsPerTx,
       node_cpu_util: intra.util,
+      client_cpu_util: intra.clientUtil,
+      wire_bytes_per_tx: Object.values(intra.wireBytesPerTxByKind).reduce((a, b) => a + b, 0),
+      wire_bytes_per_tx_by_kind: intra.wireBytesPerTxByKind,
       node_cpu_ms_per_tx_by_role: intra.cpuMsPerTxByRole,
       sat_shard_blocks_per_s: intra.blocksPerS,
       sat_txs_per_block: intra.txsPerBlock,

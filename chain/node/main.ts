@@ -65,6 +65,7 @@ export async function runNode(configPath: string): Promise<RunningNode> {
       metrics.observeVerifications(node.txVerifications);
       metrics.observeConsensusVerifications(signatureVerifications.count);
       metrics.peers.set(net.connectedPeers().length);
+      metrics.observeTraffic(net.sentTraffic());
       return metrics.registry.metrics();
     },
   };

@@ -21,11 +21,14 @@
  *   topchain_supply_ok                     gauge      1 if the supply invariant holds over all chains
  *   topchain_tx_verifications_total        counter    Ed25519 tx signature checks by this node
  *   topchain_peers                         gauge      peers with an open message stream
+ *   topchain_p2p_sent_messages_total{kind} counter    node-to-node messages sent, one per recipient (kind from MESSAGE_KINDS)
+ *   topchain_p2p_sent_bytes_total{kind}    counter    their framed bytes before transport encryption
  *   topchain_errors_total{kind}            counter    kind from CHAIN_ERROR_KINDS
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CounterSync, toSample } from '../../common/metrics-server.js';
 import type { SupplyReport } from '../state/index.js';
+import { MESSAGE_KINDS, type MessageKind, type TrafficCount } from './net.js';
 
 export const TX_RESULTS = ['ok', 'failed', 'invalid', 'rejected'] as const;
 export const FINALITY_KINDS = ['block', 'tx'] as const;
@@ -52,6 +55,8 @@ export const METRIC_NAMES = [
   'topchain_tx_verifications_total',
   'topchain_consensus_verifications_total',
   'topchain_peers',
+  'topchain_p2p_sent_messages_total',
+  'topchain_p2p_sent_bytes_total',
   'topchain_errors_total',
 ] as const;
 
@@ -102,6 +107,8 @@ export interface ChainMetrics {
   observeVerifications(total: number): void;
   /** Cumulative consensus-signature verifications of the process (votes, QCs, timeouts, audit shares). */
   observeConsensusVerifications(total: number): void;
+  /** Cumulative messages and bytes sent per kind (Network.sentTraffic). */
+  observeTraffic(sent: ReadonlyMap<MessageKind, Readonly<TrafficCount>>): void;
 }
 
 /** Creates the chain metrics on `registry` (a fresh one by default, never the global one). */
@@ -125,6 +132,12 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
   const txVerifications = new Counter({ name: 'topchain_tx_verifications_total', help: 'Ed25519 transaction signature verifications done by this node', registers: [r] });
   const consensusVerifications = new Counter({ name: 'topchain_consensus_verifications_total', help: 'Ed25519 verifications of consensus signatures (votes, QCs, timeouts, audit shares) done by this node', registers: [r] });
   const peers = new Gauge({ name: 'topchain_peers', help: 'Peers this node has an open message stream to', registers: [r] });
+  const sentMessages = new Counter({ name: 'topchain_p2p_sent_messages_total', help: 'Node-to-node messages sent by kind, one per recipient', labelNames: ['kind'], registers: [r] });
+  const sentBytes = new Counter({ name: 'topchain_p2p_sent_bytes_total', help: 'Bytes of node-to-node messages sent by kind (framed, before transport encryption)', labelNames: ['kind'], registers: [r] });
+  for (const kind of MESSAGE_KINDS) {
+    sentMessages.inc({ kind }, 0);
+    sentBytes.inc({ kind }, 0);
+  }
   const errors = new Counter({ name: 'topchain_errors_total', help: 'Errors by kind (refused blocks and payloads, store and sync failures)', labelNames: ['kind'], registers: [r] });
   for (const chain of chains) {
     for (const result of TX_RESULTS) txs.inc({ chain, result }, 0);
@@ -136,6 +149,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
   for (const kind of FINALITY_KINDS) finality.zero({ kind });
   const verifySync = new CounterSync();
   const consensusVerifySync = new CounterSync();
+  const trafficSync = new CounterSync();
 
   const lastBlockAt = new Map<string, number>();
   const commitAt = new Map<string, number>();
@@ -236,6 +250,12 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
     },
     observeConsensusVerifications(total) {
       consensusVerifySync.advance(consensusVerifications, total);
+    },
+    observeTraffic(sent) {
+      for (const [kind, c] of sent) {
+        trafficSync.advance(sentMessages, c.messages, { kind });
+        trafficSync.advance(sentBytes, c.bytes, { kind });
+      }
     },
   };
   return m;

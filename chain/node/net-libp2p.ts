@@ -23,7 +23,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Stream, Connection, PeerId } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import type { MessageHandler, NetMessage, Network, PeerStatus } from './net.js';
+import { messageKind, type MessageHandler, type MessageKind, type NetMessage, type Network, type PeerStatus, type TrafficCount } from './net.js';
 import { PeerBook, parseP2pMultiaddr, type PeerEntry } from './peer-book.js';
 import { packValue, unpackValue } from './wire.js';
 
@@ -64,10 +64,16 @@ function addressOfPeer(p: PeerId): string | undefined {
   return raw ? Buffer.from(raw).toString('hex') : undefined;
 }
 
+/** A frame waiting for its peer's stream, with its kind for the traffic counters. */
+interface QueuedFrame {
+  readonly frame: Uint8Array;
+  readonly kind: MessageKind;
+}
+
 interface Outbound {
   stream?: Stream;
   dialing: boolean;
-  queue: Uint8Array[];
+  queue: QueuedFrame[];
   nextDialAt: number;
   /** Dial failures since the last success (the backoff of non-directory peers; directory peers are redialed every 0.5 s). */
   failures: number;
@@ -131,6 +137,7 @@ export class Libp2pNetwork implements Network {
   private stopped = false;
   framesIn = 0;
   framesOut = 0;
+  private readonly sent = new Map<MessageKind, TrafficCount>();
 
   constructor(private readonly opts: Libp2pNetworkOptions) {
     this.self = opts.address;
@@ -206,34 +213,43 @@ export class Libp2pNetwork implements Network {
 
   send(to: string, msg: NetMessage): void {
     if (to === this.self || this.stopped) return;
-    const frame = encodeFrame(packValue(msg));
-    const o = this.outbound(to);
-    if (o.stream && o.stream.status === 'open') {
-      this.write(o, frame);
-      return;
-    }
-    if (o.queue.length < (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX)) o.queue.push(frame);
-    void this.dial(to);
+    this.deliver(to, encodeFrame(packValue(msg)), messageKind(msg.k));
   }
 
   multicast(to: readonly string[], msg: NetMessage): void {
     let frame: Uint8Array | undefined;
+    const kind = messageKind(msg.k);
     for (const t of to) {
       if (t === this.self || this.stopped) continue;
       frame ??= encodeFrame(packValue(msg));
-      const o = this.outbound(t);
-      if (o.stream && o.stream.status === 'open') this.write(o, frame);
-      else {
-        if (o.queue.length < (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX)) o.queue.push(frame);
-        void this.dial(t);
-      }
+      this.deliver(t, frame, kind);
     }
   }
 
-  private write(o: Outbound, frame: Uint8Array): void {
+  sentTraffic(): ReadonlyMap<MessageKind, Readonly<TrafficCount>> {
+    return this.sent;
+  }
+
+  /** Writes `frame` to the peer's stream, or queues it (bounded) and dials. */
+  private deliver(to: string, frame: Uint8Array, kind: MessageKind): void {
+    const o = this.outbound(to);
+    if (o.stream && o.stream.status === 'open') {
+      this.write(o, frame, kind);
+      return;
+    }
+    if (o.queue.length < (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX)) o.queue.push({ frame, kind });
+    void this.dial(to);
+  }
+
+  private write(o: Outbound, frame: Uint8Array, kind: MessageKind): void {
     try {
       o.stream!.send(frame);
       this.framesOut++;
+      const c = this.sent.get(kind);
+      if (c) {
+        c.messages++;
+        c.bytes += frame.length;
+      } else this.sent.set(kind, { messages: 1, bytes: frame.length });
     } catch {
       o.stream = undefined;
     }
@@ -279,7 +295,7 @@ export class Libp2pNetwork implements Network {
       stream.addEventListener('message', () => {});
       const queued = o.queue;
       o.queue = [];
-      for (const f of queued) this.write(o, f);
+      for (const q of queued) this.write(o, q.frame, q.kind);
     } catch (e) {
       o.queue = o.queue.slice(-BACKED_OFF_OUTBOX);
       const entry = this.book.lookup(to);

@@ -18,6 +18,20 @@ export interface NetMessage {
 
 export type MessageHandler = (from: string, msg: NetMessage) => void;
 
+/** Kinds of node-to-node message (NetMessage.k); traffic counters label by these, 'other' for the rest. */
+export const MESSAGE_KINDS = ['cons', 'txs', 'commit', 'commit-hint', 'audit', 'sync-req', 'sync-res', 'other'] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+export function messageKind(k: string): MessageKind {
+  return (MESSAGE_KINDS as readonly string[]).includes(k) ? (k as MessageKind) : 'other';
+}
+
+/** Messages and bytes sent of one kind, cumulative. */
+export interface TrafficCount {
+  messages: number;
+  bytes: number;
+}
+
 /** One row of a transport's peer table (JSON-RPC `net_peers`). */
 export interface PeerStatus {
   readonly address: string;
@@ -51,6 +65,11 @@ export interface Network {
   setRegistryPeers?(peers: readonly PeerEntry[]): void;
   /** Known peers with link state; transports without a peer book may omit it. */
   peerTable?(): PeerStatus[];
+  /**
+   * Messages written to peers since start, per kind, with their framed size before transport
+   * encryption (one count per recipient of a multicast). Transports that do not encode may omit it.
+   */
+  sentTraffic?(): ReadonlyMap<MessageKind, Readonly<TrafficCount>>;
 }
 
 /** In-process hub for unit tests: synchronous-free delivery on the microtask/macrotask queue. */

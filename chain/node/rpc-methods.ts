@@ -17,7 +17,8 @@
  *   channel_get [id]                      → channel, or error -32001
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
- *   metrics_get []                        → counters (tx verifications, view changes, commits)
+ *   metrics_get []                        → counters (tx verifications, view changes, commits, p2p
+ *                                           messages and bytes sent per kind)
  *   net_peers []                          → p2p peers: {address, source (registry|directory|bootstrap|inbound),
  *                                           multiaddr, dialed?, connected, dialFailures}
  * Subscriptions (WebSocket): newBlocks, finalBlocks, channelEvents.
@@ -159,5 +160,6 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
     consensusVerifications: signatureVerifications.count,
     viewChanges: node.viewChanges,
     txsCommitted: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, r.txsCommitted])),
+    sent: Object.fromEntries(net.sentTraffic?.() ?? []),
   }));
 }

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Libp2pNetwork, MAX_FRAME_UNKNOWN_PEER } from '../../../chain/node/net-libp2p.js';
+import { Registry } from 'prom-client';
+import { Libp2pNetwork, MAX_FRAME_UNKNOWN_PEER, encodeFrame } from '../../../chain/node/net-libp2p.js';
+import { createChainMetrics } from '../../../chain/node/metrics.js';
+import { packValue } from '../../../chain/node/wire.js';
 import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 import type { NetMessage } from '../../../chain/node/net.js';
@@ -53,6 +56,50 @@ test('two libp2p nodes exchange framed messages both ways, with authenticated se
     assert.equal(body.i, 49);
     assert.equal(body.big, 10n ** 20n + 49n);
     assert.deepEqual([...body.bytes], [49]);
+  } finally {
+    await na.stop();
+    await nb.stop();
+  }
+});
+
+test('sent traffic is counted per message kind and recipient with the framed size, queued frames when written; the metrics follow it', async () => {
+  const a = generateKeyPair();
+  const b = generateKeyPair();
+  const at = loopbackPorts();
+  const peers = [
+    { address: a.address, multiaddr: at(0) },
+    { address: b.address, multiaddr: at(1) },
+  ];
+  const na = netFor(a, at(0), peers);
+  const nb = netFor(b, at(1), peers);
+  const got: NetMessage[] = [];
+  nb.onMessage((_f, m) => got.push(m));
+  await na.start();
+  await nb.start();
+  try {
+    const txs = (i: number): NetMessage => ({ k: 'txs', c: 'shard-0', body: { i, pad: 'x'.repeat(i * 10) } });
+    const size = (m: NetMessage): number => encodeFrame(packValue(m)).length;
+    // Sent before the stream is up: queued, counted once written.
+    for (let i = 0; i < 3; i++) na.send(b.address, txs(i));
+    const audit: NetMessage = { k: 'audit', c: 'beacon', body: { h: 1 } };
+    na.multicast([b.address, a.address], audit); // the sender itself is skipped
+    const odd: NetMessage = { k: 'no-such-kind', c: 'beacon', body: null };
+    na.send(b.address, odd);
+    await until('5 messages at b', () => got.length === 5);
+    const sent = na.sentTraffic();
+    assert.deepEqual(sent.get('txs'), { messages: 3, bytes: size(txs(0)) + size(txs(1)) + size(txs(2)) });
+    assert.deepEqual(sent.get('audit'), { messages: 1, bytes: size(audit) });
+    assert.deepEqual(sent.get('other'), { messages: 1, bytes: size(odd) });
+    assert.equal(sent.get('cons'), undefined);
+    assert.equal(nb.sentTraffic().size, 0);
+
+    const metrics = createChainMetrics(new Registry());
+    metrics.observeTraffic(sent);
+    metrics.observeTraffic(sent); // cumulative: a second scrape adds nothing
+    const text = await metrics.registry.metrics();
+    assert.match(text, new RegExp(`topchain_p2p_sent_messages_total\\{kind="txs"\\} 3\\n`));
+    assert.match(text, new RegExp(`topchain_p2p_sent_bytes_total\\{kind="audit"\\} ${size(audit)}\\n`));
+    assert.match(text, /topchain_p2p_sent_bytes_total\{kind="cons"\} 0\n/);
   } finally {
     await na.stop();
     await nb.stop();
