@@ -22,7 +22,7 @@ export {
   verifyCertificate,
 } from './certificate.js';
 export type { ChainRef, VerifyContext, Certificate, CertificateKind, CertificateSubject } from './certificate.js';
-export { encodeMessage, decodeMessage, MalformedMessageError, MAX_MESSAGE_BYTES } from './messages.js';
+export { encodeMessage, decodeMessage, messageValue, decodeMessageValue, MalformedMessageError, MAX_MESSAGE_BYTES } from './messages.js';
 export { createSigner, generateKey, verifySignature, signatureVerifications, VerifyCache } from './crypto.js';
 export type { Signer } from './crypto.js';
 export { verifyCommittedChain, ChainVerificationError } from './sync.js';

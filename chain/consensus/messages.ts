@@ -1,4 +1,11 @@
-/** Wire codec for consensus messages: canonical JSON (bytes as hex). decodeMessage validates every field. */
+/**
+ * Codec for consensus messages, in two forms with one validation:
+ * - encodeMessage / decodeMessage: canonical JSON bytes (block payload as hex), self-contained;
+ * - messageValue / decodeMessageValue: the structured value with the payload as raw bytes, for
+ *   an envelope that carries byte strings out of band (the node's p2p wire, chain/node/wire.ts
+ *   packValue): a proposal then costs its payload's size on the wire, not twice that in hex.
+ * Both decoders validate every field; signatures are checked by the core, not here.
+ */
 import { canonicalBytes, fromHex, isHex, type CanonicalValue } from './encoding.js';
 import type { Block, BlockHeader, Message, QC, SignatureShare, SignedVote, TC } from './types.js';
 
@@ -89,9 +96,17 @@ function tc(v: unknown, what: string): TC {
   const o = obj(v, what, ['view', 'timeouts']);
   return { view: uint(o.view, `${what}.view`), timeouts: shares(o.timeouts, `${what}.timeouts`) };
 }
+/** A payload as raw bytes (structured form) or lowercase hex (canonical JSON form). */
+function payloadBytes(v: unknown, what: string): Uint8Array {
+  if (v instanceof Uint8Array) {
+    if (v.length > MAX_MESSAGE_BYTES) fail(`${what}: larger than ${MAX_MESSAGE_BYTES} bytes`);
+    return v;
+  }
+  if (typeof v !== 'string' || !isHex(v)) fail(`${what}: not bytes or hex`);
+  return fromHex(v);
+}
 function block(v: unknown, what: string): Block {
   const o = obj(v, what, ['chainId', 'chain', 'height', 'view', 'parentHash', 'justify', 'proposer', 'payloadHash', 'hash', 'payload']);
-  if (typeof o.payload !== 'string' || !isHex(o.payload)) fail(`${what}.payload: not hex`);
   return {
     chainId: str(o.chainId, `${what}.chainId`, MAX_CHAIN_ID),
     chain: str(o.chain, `${what}.chain`, MAX_CHAIN_ID),
@@ -102,7 +117,7 @@ function block(v: unknown, what: string): Block {
     proposer: hex(o.proposer, 32, `${what}.proposer`),
     payloadHash: hex(o.payloadHash, 32, `${what}.payloadHash`),
     hash: hex(o.hash, 32, `${what}.hash`),
-    payload: fromHex(o.payload),
+    payload: payloadBytes(o.payload, `${what}.payload`),
   };
 }
 function vote(v: unknown, what: string): SignedVote {
@@ -130,7 +145,12 @@ export function decodeMessage(bytes: Uint8Array): Message {
   } catch {
     fail('not UTF-8 JSON');
   }
-  if (typeof raw !== 'object' || raw === null) fail('not an object');
+  return decodeMessageValue(raw);
+}
+
+/** Validates a structured message (messageValue's shape, payload as bytes or hex). Throws MalformedMessageError. */
+export function decodeMessageValue(raw: unknown): Message {
+  if (typeof raw !== 'object' || raw === null || raw instanceof Uint8Array) fail('not an object');
   const t = (raw as Obj).type;
   let m: Message;
   switch (t) {

@@ -25,7 +25,7 @@
 import type { Logger } from 'pino';
 import { createConsensus, getSafetyState, lookupBlock, step, waitingToPropose, type ConsensusState } from '../consensus/core.js';
 import { genesisBlock, verifyContext, type Certificate, type VerifyContext } from '../consensus/certificate.js';
-import { decodeMessage } from '../consensus/messages.js';
+import { decodeMessage, decodeMessageValue } from '../consensus/messages.js';
 import { VerifyCache } from '../consensus/crypto.js';
 import { quorumSize, type Block, type BlockHeader, type ConsensusAction, type ConsensusEvent, type QC, type SafetyState } from '../consensus/types.js';
 import type { ChainState, CrossReceipt, SignedTx } from '../state/types.js';
@@ -439,10 +439,11 @@ export class ChainRuntime {
     if (this.stopped) return;
     switch (k) {
       case 'cons': {
-        if (!(body instanceof Uint8Array)) return;
+        // The structured form (payload as raw bytes in the envelope); canonical JSON bytes from
+        // nodes that still send that form are read too.
         let msg;
         try {
-          msg = decodeMessage(body);
+          msg = body instanceof Uint8Array ? decodeMessage(body) : decodeMessageValue(body);
         } catch {
           return;
         }

@@ -4,7 +4,7 @@
  * before any message that depends on it is sent; payload requests go to the BlockProducer;
  * equivocation evidence is kept (memory, store `ev/<chain>/<signer>/<view>`) and reported.
  */
-import { encodeMessage } from '../consensus/messages.js';
+import { messageValue } from '../consensus/messages.js';
 import type { Block, CommitProof, ConsensusAction, ConsensusEvent, QC } from '../consensus/types.js';
 import type { VoteEvidence } from '../state/vote-evidence.js';
 import type { BlockProducer } from './block-producer.js';
@@ -38,10 +38,10 @@ export async function runAction(ctx: ActionContext, a: ConsensusAction, group: G
       return;
     case 'broadcast':
       if (a.msg.type === 'proposal') ctx.exec.notePayload(a.msg.block.hash, a.msg.block.payloadHash);
-      for (const m of ctx.byz ? ctx.byz.broadcast(a.msg) : [a.msg]) ctx.host.net.multicast(group?.validators ?? ctx.validators(), { k: 'cons', c: ctx.chain, body: encodeMessage(m) });
+      for (const m of ctx.byz ? ctx.byz.broadcast(a.msg) : [a.msg]) ctx.host.net.multicast(group?.validators ?? ctx.validators(), { k: 'cons', c: ctx.chain, body: messageValue(m) });
       return;
     case 'send':
-      ctx.host.net.send(a.to, { k: 'cons', c: ctx.chain, body: encodeMessage(a.msg) });
+      ctx.host.net.send(a.to, { k: 'cons', c: ctx.chain, body: messageValue(a.msg) });
       return;
     case 'schedule': {
       const { kind, view } = a;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, encodeMessage, MalformedMessageError } from '../../../chain/consensus/messages.js';
+import { decodeMessage, decodeMessageValue, encodeMessage, MalformedMessageError, MAX_MESSAGE_BYTES, messageValue } from '../../../chain/consensus/messages.js';
+import { packValue, unpackValue } from '../../../chain/node/wire.js';
 import { timeoutSigningBytes, voteSigningBytes } from '../../../chain/consensus/certificate.js';
 import { consensusVoteSigningBytes, checkVoteEvidence } from '../../../chain/state/vote-evidence.js';
 import type { Message } from '../../../chain/consensus/types.js';
@@ -26,6 +27,37 @@ test('every message type round-trips through the canonical codec', () => {
     const back = decodeMessage(bytes);
     assert.deepEqual(back, m);
     assert.deepEqual(encodeMessage(back), bytes, `${m.type} re-encodes identically`);
+  }
+});
+
+test('every message type round-trips in its structured form through the p2p envelope, the payload as raw bytes', () => {
+  for (const m of samples) {
+    const packed = packValue(messageValue(m));
+    const back = decodeMessageValue(unpackValue(packed));
+    assert.deepEqual(back, m);
+    assert.deepEqual(encodeMessage(back), encodeMessage(m), `${m.type}: same canonical encoding`);
+  }
+  // A proposal with a 64 KiB payload: the envelope carries it once, canonical JSON as hex (twice).
+  const big = proposal(makeBlock(g, g.justify, 1, signers[1]!, 'x'.repeat(64 * 1024)), signers[1]!);
+  const payloadLen = (big as Extract<Message, { type: 'proposal' }>).block.payload.length;
+  const packedLen = packValue(messageValue(big)).length;
+  assert.ok(packedLen < payloadLen + 2048, `packed ${packedLen} B for a ${payloadLen} B payload`);
+  assert.ok(encodeMessage(big).length > 2 * payloadLen);
+});
+
+test('decodeMessageValue rejects malformed structured messages with a reason', () => {
+  const good = messageValue(samples[0]!) as { type: string; block: Record<string, unknown>; signature: string };
+  const cases: [unknown, RegExp][] = [
+    [new Uint8Array([1, 2, 3]), /not an object/],
+    [null, /not an object/],
+    [{ ...good, block: { ...good.block, payload: 42 } }, /block\.payload: not bytes or hex/],
+    [{ ...good, block: { ...good.block, payload: 'XYZ' } }, /block\.payload: not bytes or hex/],
+    [{ ...good, block: { ...good.block, payload: new Uint8Array(MAX_MESSAGE_BYTES + 1) } }, /block\.payload: larger than/],
+    [{ ...good, block: { ...good.block, height: '1' } }, /block\.height/],
+    [{ ...good, extra: true }, /unexpected field extra/],
+  ];
+  for (const [v, re] of cases) {
+    assert.throws(() => decodeMessageValue(v), (e: unknown) => e instanceof MalformedMessageError && re.test(e.message), String(re));
   }
 });
 
