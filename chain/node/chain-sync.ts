@@ -75,8 +75,8 @@ export class ChainSync {
 
   /**
    * Sends a sync request if the chain is behind (see the module comment), else a poll if the last
-   * request is POLL_MS old. `continuing` = called on a response that brought blocks: the next
-   * batch goes out without waiting MIN_REQUEST_GAP_MS.
+   * request is POLL_MS old. `continuing` = called on a response that brought blocks or a higher
+   * tip: if still behind, the next request goes out without waiting MIN_REQUEST_GAP_MS.
    */
   maybeSync(continuing = false): void {
     const ctx = this.ctx;
