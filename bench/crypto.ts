@@ -1,8 +1,10 @@
 /**
- * Data-plane crypto micro-benchmarks. Prints one JSON line of operations per second
- * (single core, this process). Run: node dist/bench/crypto.js [--ms 400]
+ * Crypto micro-benchmarks. Prints one JSON line of operations per second (single core, this
+ * process), plus the Ed25519 public key import cost (SPKI DER vs JWK) and verification time in
+ * µs (`ed25519_*_us`). Run: node dist/bench/crypto.js [--ms 400]
  */
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { ed25519PublicKeyFromRaw } from '../common/ed25519-key.js';
 import { x25519 as nobleX } from '@noble/curves/ed25519.js';
 import { ManualClock } from '../common/clock.js';
 import { silentLogger } from '../common/log.js';
@@ -161,6 +163,32 @@ results.unwrap3_per_s = rate(() => {
   nodes.set('198.18.0.1:5000', (p, f) => engines[0]!.e.onDatagram(p, f));
   if (exitOut === 0 || back === 0) throw new Error('engine bench moved no packets');
   c.close();
+}
+
+// Ed25519 public key import (common/ed25519-key.ts): SPKI DER against JWK, per distinct key, and a
+// verification with an imported key. A signature from a key a process has not seen costs import + verify.
+{
+  const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+  const msg = randomBytes(200);
+  const keys = Array.from({ length: 500 }, () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(12); // DER export: see protocol/x25519.ts
+    return { raw, sig: nodeSign(null, msg, privateKey) };
+  });
+  const perOp = (fn: (k: (typeof keys)[number]) => unknown): number => {
+    for (const k of keys.slice(0, 50)) fn(k); // warm-up
+    const t0 = performance.now();
+    for (let r = 0; r < 4; r++) for (const k of keys) fn(k);
+    return Math.round(((performance.now() - t0) * 1000 * 100) / (4 * keys.length)) / 100;
+  };
+  const der = (k: (typeof keys)[number]) => createPublicKey({ key: Buffer.concat([SPKI, k.raw]), format: 'der', type: 'spki' });
+  results.ed25519_import_der_us = perOp(der);
+  results.ed25519_import_jwk_us = perOp((k) => ed25519PublicKeyFromRaw(k.raw));
+  const imported = keys.map((k) => ({ ...k, key: ed25519PublicKeyFromRaw(k.raw) }));
+  for (const k of imported) if (!nodeVerify(null, msg, k.key, k.sig) || !nodeVerify(null, msg, der(k), k.sig)) throw new Error('imported key does not verify');
+  const t0 = performance.now();
+  for (let r = 0; r < 4; r++) for (const k of imported) nodeVerify(null, msg, k.key, k.sig);
+  results.ed25519_verify_us = Math.round(((performance.now() - t0) * 1000 * 100) / (4 * imported.length)) / 100;
 }
 
 console.log(JSON.stringify(results));

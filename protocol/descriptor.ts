@@ -12,7 +12,8 @@
  *   utf8("topvpn-descriptor-v1") || 0x00 || utf8(chainId) || 0x00 || canonical JSON of the body
  * (the body is every field but `signature`; it contains `chainId` too).
  */
-import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { createHash, verify as nodeVerify } from 'node:crypto';
+import { ed25519PublicKey } from '../common/ed25519-key.js';
 import { isCountryCode } from './descriptor-countries.js';
 import { PolicyRuleError, parsePolicyRule } from './descriptor-policy.js';
 
@@ -359,12 +360,9 @@ export function verifyDescriptor(d: Descriptor, nowMs: number, opts: VerifyOptio
   return { ok: true };
 }
 
-const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
 function ed25519Verify(pubHex: string, msg: Uint8Array, sig: Uint8Array): boolean {
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, Buffer.from(pubHex, 'hex')]), format: 'der', type: 'spki' });
-    return nodeVerify(null, msg, key, sig);
+    return nodeVerify(null, msg, ed25519PublicKey(pubHex), sig);
   } catch {
     return false;
   }

@@ -1,14 +1,13 @@
 /**
- * Receipt signing/verification with the Ed25519 key objects built once per key.
- * chain/state's signPaymentReceipt/verifyPaymentReceipt import the raw key on every call, which
- * costs ~10× the signature itself (measured: ~320 µs key import vs ~30 µs sign). Signatures
- * are identical (Ed25519 is deterministic) and verification accepts exactly what
- * verifyPaymentReceipt accepts (tests cross-check both).
+ * Receipt signing/verification with the Ed25519 key objects built once per signer and verifier
+ * (a private key import costs about ten signatures; public keys come from common/ed25519-key.ts).
+ * Signatures are identical to chain/state's signPaymentReceipt (Ed25519 is deterministic) and
+ * verification accepts exactly what verifyPaymentReceipt accepts (tests cross-check both).
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519PublicKey } from '../common/ed25519-key.js';
 import { paymentReceiptSigningBytes, type PaymentReceipt } from '../chain/state/payment-receipt.js';
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const HEX32 = /^[0-9a-f]{64}$/;
 const HEX64 = /^[0-9a-f]{128}$/;
@@ -32,7 +31,7 @@ export function receiptVerifier(payer: string): ReceiptVerifyFn {
   let key: KeyObject | null = null;
   if (typeof payer === 'string' && HEX32.test(payer)) {
     try {
-      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(payer, 'hex')]), format: 'der', type: 'spki' });
+      key = ed25519PublicKey(payer);
     } catch {
       key = null;
     }

@@ -3,8 +3,9 @@
  * an address / member id is the lowercase hex of the public key.
  */
 import { BoundedCache } from '../../common/bounded-cache.js';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { fromHex, isHex, toHex } from './encoding.js';
+import { ed25519PublicKey } from '../../common/ed25519-key.js';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import { isHex, toHex } from './encoding.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -34,16 +35,6 @@ export function generateKey(): { seed: Uint8Array; publicKey: string } {
   return { seed, publicKey: createSigner(seed).publicKey };
 }
 
-const pubCache = new Map<string, KeyObject>();
-function publicKeyObject(pub: string): KeyObject {
-  let k = pubCache.get(pub);
-  if (!k) {
-    k = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(fromHex(pub))]), format: 'der', type: 'spki' });
-    if (pubCache.size > 4096) pubCache.clear();
-    pubCache.set(pub, k);
-  }
-  return k;
-}
 
 /** Ed25519 verifications done by verifySignature in this process (the node exports it as a metric). */
 export const signatureVerifications = { count: 0 };
@@ -53,7 +44,7 @@ export function verifySignature(publicKey: string, message: Uint8Array, signatur
   if (!isHex(publicKey, 32) || !isHex(signature, 64)) return false;
   signatureVerifications.count++;
   try {
-    return verify(null, message, publicKeyObject(publicKey), Buffer.from(signature, 'hex'));
+    return verify(null, message, ed25519PublicKey(publicKey), Buffer.from(signature, 'hex'));
   } catch {
     return false;
   }

@@ -4,9 +4,9 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ed25519PublicKey } from '../../common/ed25519-key.js';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export class KeyError extends Error {
   override name = 'KeyError';
@@ -38,16 +38,9 @@ export function signBytes(kp: KeyPair, msg: Uint8Array): string {
   return sign(null, msg, kp.privateKey).toString('hex');
 }
 
-const pubCache = new Map<string, KeyObject>();
 export function publicKeyObject(address: string): KeyObject {
-  let k = pubCache.get(address);
-  if (!k) {
-    if (!/^[0-9a-f]{64}$/.test(address)) throw new KeyError('address must be 32 bytes of lowercase hex');
-    k = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, Buffer.from(address, 'hex')]), format: 'der', type: 'spki' });
-    if (pubCache.size > 10_000) pubCache.clear();
-    pubCache.set(address, k);
-  }
-  return k;
+  if (!/^[0-9a-f]{64}$/.test(address)) throw new KeyError('address must be 32 bytes of lowercase hex');
+  return ed25519PublicKey(address);
 }
 
 /** Counts every Ed25519 verification this process performs (bench: verifications per tx). */

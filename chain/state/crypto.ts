@@ -1,14 +1,8 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519PublicKey as publicKeyObject } from '../../common/ed25519-key.js';
 import { fromHex, isHex, toHex } from './encoding.js';
 
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** Ed25519 public key (raw 32 bytes) → KeyObject; throws on malformed input. */
-function publicKeyObject(pub: Uint8Array): KeyObject {
-  if (pub.length !== 32) throw new Error('ed25519 public key must be 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, pub]), format: 'der', type: 'spki' });
-}
 
 /**
  * Private KeyObjects per seed object (importing a key costs far more than a signature). Keyed
@@ -31,7 +25,7 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
 export function ed25519Verify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (pub.length !== 32 || sig.length !== 64) return false;
   try {
-    return nodeVerify(null, msg, publicKeyObject(pub), sig);
+    return nodeVerify(null, msg, publicKeyObject(toHex(pub)), sig);
   } catch {
     return false;
   }
@@ -40,21 +34,12 @@ export function ed25519Verify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array)
 /** Hex convenience: pubkey and signature as lowercase hex. */
 export function ed25519VerifyHex(pubHex: string, msg: Uint8Array, sigHex: string): boolean {
   if (!isHex(pubHex, 32) || !isHex(sigHex, 64)) return false;
-  let k = publicKeys.get(pubHex);
   try {
-    if (!k) {
-      k = publicKeyObject(fromHex(pubHex));
-      if (publicKeys.size >= 10_000) publicKeys.clear();
-      publicKeys.set(pubHex, k);
-    }
-    return nodeVerify(null, msg, k, fromHex(sigHex));
+    return nodeVerify(null, msg, publicKeyObject(pubHex), fromHex(sigHex));
   } catch {
     return false;
   }
 }
-
-/** Public KeyObjects by hex key (bounded): importing a key costs more than verifying. */
-const publicKeys = new Map<string, KeyObject>();
 
 export function ed25519Sign(seed: Uint8Array, msg: Uint8Array): Uint8Array {
   return new Uint8Array(nodeSign(null, msg, privateKeyObject(seed)));
