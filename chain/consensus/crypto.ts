@@ -35,7 +35,6 @@ export function generateKey(): { seed: Uint8Array; publicKey: string } {
   return { seed, publicKey: createSigner(seed).publicKey };
 }
 
-
 /** Ed25519 verifications done by verifySignature in this process (the node exports it as a metric). */
 export const signatureVerifications = { count: 0 };
 

@@ -135,8 +135,6 @@ export class Libp2pNetwork implements Network {
   private readonly out = new Map<string, Outbound>();
   private redialTimer?: NodeJS.Timeout;
   private stopped = false;
-  framesIn = 0;
-  framesOut = 0;
   private readonly sent = new Map<MessageKind, TrafficCount>();
 
   constructor(private readonly opts: Libp2pNetworkOptions) {
@@ -244,7 +242,6 @@ export class Libp2pNetwork implements Network {
   private write(o: Outbound, frame: Uint8Array, kind: MessageKind): void {
     try {
       o.stream!.send(frame);
-      this.framesOut++;
       const c = this.sent.get(kind);
       if (c) {
         c.messages++;
@@ -334,7 +331,6 @@ export class Libp2pNetwork implements Network {
       const chunk = data instanceof Uint8Array ? data : data.subarray();
       try {
         dec.push(chunk, (frame) => {
-          this.framesIn++;
           let msg: NetMessage;
           try {
             msg = unpackValue<NetMessage>(frame);
