@@ -38,7 +38,8 @@
  * split by role), client_cpu_util (this load generator's own CPU in cores: signing, JSON-RPC,
  * following blocks, taken from the nodes on one machine) and wire_bytes_per_tx (node-to-node
  * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
- * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`).
+ * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`; messages sent per second by all
+ * nodes, by kind, in wire_messages_per_s_by_kind).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -336,21 +337,25 @@ async function main(): Promise<void> {
       return out;
     };
     /** Tx- and consensus-signature verifications, view changes and p2p bytes sent per kind summed over the nodes, and txs committed on the watch node. */
-    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number; sentBytes: Record<string, number> }> => {
+    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number; sentBytes: Record<string, number>; sentMessages: Record<string, number> }> => {
       let tx = 0;
       let consensus = 0;
       let viewChanges = 0;
       let committed = 0;
       const sentBytes: Record<string, number> = {};
+      const sentMessages: Record<string, number> = {};
       for (const u of urls) {
-        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number>; sent: Record<string, { bytes: number }> }>(u, 'metrics_get');
+        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number>; sent: Record<string, { bytes: number; messages: number }> }>(u, 'metrics_get');
         tx += m.txVerifications;
         consensus += m.consensusVerifications;
         viewChanges += m.viewChanges;
-        for (const [k, c] of Object.entries(m.sent)) sentBytes[k] = (sentBytes[k] ?? 0) + c.bytes;
+        for (const [k, c] of Object.entries(m.sent)) {
+          sentBytes[k] = (sentBytes[k] ?? 0) + c.bytes;
+          sentMessages[k] = (sentMessages[k] ?? 0) + c.messages;
+        }
         if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
       }
-      return { tx, consensus, viewChanges, committed, sentBytes };
+      return { tx, consensus, viewChanges, committed, sentBytes, sentMessages };
     };
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
@@ -402,6 +407,12 @@ async function main(): Promise<void> {
           Object.keys(countersAtEnd.sentBytes)
             .sort()
             .map((k) => [k, committedInWindow > 0 ? Math.round((countersAtEnd.sentBytes[k]! - (countersAtStart.sentBytes[k] ?? 0)) / committedInWindow) : 0]),
+        ),
+        // Node-to-node messages sent by all nodes per second of the window, by message kind.
+        wireMessagesPerSByKind: Object.fromEntries(
+          Object.keys(countersAtEnd.sentMessages)
+            .sort()
+            .map((k) => [k, Math.round((countersAtEnd.sentMessages[k]! - (countersAtStart.sentMessages[k] ?? 0)) / windowS)]),
         ),
         // Votes, QCs, timeouts and audit shares verified while this phase ran, per tx committed meanwhile.
         consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
@@ -467,6 +478,7 @@ async function main(): Promise<void> {
       client_cpu_util: intra.clientUtil,
       wire_bytes_per_tx: Object.values(intra.wireBytesPerTxByKind).reduce((a, b) => a + b, 0),
       wire_bytes_per_tx_by_kind: intra.wireBytesPerTxByKind,
+      wire_messages_per_s_by_kind: intra.wireMessagesPerSByKind,
       node_cpu_ms_per_tx_by_role: intra.cpuMsPerTxByRole,
       sat_shard_blocks_per_s: intra.blocksPerS,
       sat_txs_per_block: intra.txsPerBlock,

@@ -14,7 +14,6 @@ import './shims.js';
 import './yamux-window.js';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
-import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
 import { ping } from '@libp2p/ping';
@@ -26,6 +25,7 @@ import type { Logger } from 'pino';
 import { messageKind, type MessageHandler, type MessageKind, type NetMessage, type Network, type PeerStatus, type TrafficCount } from './net.js';
 import { PeerBook, parseP2pMultiaddr, type PeerEntry } from './peer-book.js';
 import { packValue, unpackValue } from './wire.js';
+import { patchedNoise } from './noise-patches.js';
 
 export type { PeerEntry } from './peer-book.js';
 
@@ -73,7 +73,10 @@ interface QueuedFrame {
 interface Outbound {
   stream?: Stream;
   dialing: boolean;
+  /** Frames waiting for a stream (the peer is being dialed or backing off). */
   queue: QueuedFrame[];
+  /** Frames written this event-loop turn, sent as one stream write when the turn ends (`flush`). */
+  pending: QueuedFrame[];
   nextDialAt: number;
   /** Dial failures since the last success (the backoff of non-directory peers; directory peers are redialed every 0.5 s). */
   failures: number;
@@ -136,6 +139,9 @@ export class Libp2pNetwork implements Network {
   private redialTimer?: NodeJS.Timeout;
   private stopped = false;
   private readonly sent = new Map<MessageKind, TrafficCount>();
+  /** Peers with pending frames, flushed together by one setImmediate. */
+  private readonly flushing = new Set<Outbound>();
+  private flushTimer?: NodeJS.Immediate;
 
   constructor(private readonly opts: Libp2pNetworkOptions) {
     this.self = opts.address;
@@ -160,7 +166,7 @@ export class Libp2pNetwork implements Network {
       privateKey,
       addresses: { listen: [...this.opts.listen] },
       transports: [tcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [patchedNoise()],
       streamMuxers: [yamux()],
       services: { identify: identify(), ping: ping({ maxOutboundStreams: 4 }) },
     });
@@ -179,6 +185,7 @@ export class Libp2pNetwork implements Network {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.redialTimer) clearInterval(this.redialTimer);
+    if (this.flushTimer) clearImmediate(this.flushTimer);
     await this.node?.stop();
   }
 
@@ -239,23 +246,58 @@ export class Libp2pNetwork implements Network {
     void this.dial(to);
   }
 
+  /**
+   * Appends `frame` to the peer's pending frames; they go out at the end of this event-loop turn
+   * as ONE stream write. Every stream write costs a yamux frame, a noise encryption, a socket
+   * write (a TCP segment: TCP_NODELAY) and a wakeup of the reader, whatever its size; a node
+   * handling one event often sends several messages to the same peer (a commit announcement and
+   * an audit share, a vote and a tx batch).
+   */
   private write(o: Outbound, frame: Uint8Array, kind: MessageKind): void {
-    try {
-      o.stream!.send(frame);
-      const c = this.sent.get(kind);
-      if (c) {
-        c.messages++;
-        c.bytes += frame.length;
-      } else this.sent.set(kind, { messages: 1, bytes: frame.length });
-    } catch {
-      o.stream = undefined;
+    o.pending.push({ frame, kind });
+    this.flushing.add(o);
+    this.flushTimer ??= setImmediate(() => this.flush());
+  }
+
+  /** Sends every peer's pending frames; a peer whose stream closed meanwhile gets them queued for its redial. */
+  private flush(): void {
+    this.flushTimer = undefined;
+    for (const o of this.flushing) {
+      const frames = o.pending;
+      o.pending = [];
+      const stream = o.stream;
+      if (this.stopped) continue;
+      if (!stream || stream.status !== 'open') {
+        this.requeue(o, frames);
+        continue;
+      }
+      try {
+        stream.send(frames.length === 1 ? frames[0]!.frame : Buffer.concat(frames.map((f) => f.frame)));
+      } catch {
+        if (o.stream === stream) o.stream = undefined;
+        this.requeue(o, frames);
+        continue;
+      }
+      for (const f of frames) {
+        const c = this.sent.get(f.kind);
+        if (c) {
+          c.messages++;
+          c.bytes += f.frame.length;
+        } else this.sent.set(f.kind, { messages: 1, bytes: f.frame.length });
+      }
     }
+    this.flushing.clear();
+  }
+
+  private requeue(o: Outbound, frames: readonly QueuedFrame[]): void {
+    const room = (o.failures > 0 ? BACKED_OFF_OUTBOX : MAX_OUTBOX) - o.queue.length;
+    if (room > 0) o.queue.push(...frames.slice(0, room));
   }
 
   private outbound(to: string): Outbound {
     let o = this.out.get(to);
     if (!o) {
-      o = { dialing: false, queue: [], nextDialAt: 0, failures: 0, tryFallback: false };
+      o = { dialing: false, queue: [], pending: [], nextDialAt: 0, failures: 0, tryFallback: false };
       this.out.set(to, o);
     }
     return o;

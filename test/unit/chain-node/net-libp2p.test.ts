@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { Libp2pNetwork, MAX_FRAME_UNKNOWN_PEER, encodeFrame } from '../../../chain/node/net-libp2p.js';
 import { createChainMetrics } from '../../../chain/node/metrics.js';
@@ -8,6 +9,7 @@ import { generateKeyPair } from '../../../chain/node/keys.js';
 import { silentLogger } from '../../../common/log.js';
 import type { NetMessage } from '../../../chain/node/net.js';
 import { p2pEndpointFor } from '../../../chain/node/peer-book.js';
+import { noisePatchesApplied, uint16LengthOrNeedMore } from '../../../chain/node/noise-patches.js';
 import { waitUntil } from '../../helpers/wait.js';
 
 /** Polls a synchronous condition every 20 ms for up to 15 s. */
@@ -104,6 +106,63 @@ test('sent traffic is counted per message kind and recipient with the framed siz
     await na.stop();
     await nb.stop();
   }
+});
+
+test('messages sent in one event-loop turn leave in one stream write, and noise hands it to the socket as one write', async () => {
+  const a = generateKeyPair();
+  const b = generateKeyPair();
+  const at = loopbackPorts();
+  const peers = [
+    { address: a.address, multiaddr: at(0) },
+    { address: b.address, multiaddr: at(1) },
+  ];
+  const na = netFor(a, at(0), peers);
+  const nb = netFor(b, at(1), peers);
+  const got: NetMessage[] = [];
+  nb.onMessage((_f, m) => got.push(m));
+  await na.start();
+  await nb.start();
+  const socketWrite = Socket.prototype.write;
+  const writes: number[] = [];
+  try {
+    na.send(b.address, { k: 'txs', c: 'shard-0', body: 'warm-up' });
+    await until('the stream is up', () => got.length === 1);
+    assert.deepEqual(noisePatchesApplied(), { oneWrite: true, lengthDecoder: true });
+    Socket.prototype.write = function write(this: Socket, ...args: Parameters<Socket['write']>): boolean {
+      const chunk = args[0];
+      writes.push(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length);
+      return socketWrite.apply(this, args);
+    } as Socket['write'];
+    const burst: NetMessage[] = Array.from({ length: 20 }, (_, i) => ({ k: i % 2 ? 'audit' : 'commit', c: 'shard-0', body: { i, pad: 'y'.repeat(i) } }));
+    for (const m of burst) na.send(b.address, m);
+    await until('the burst arrives', () => got.length === 21);
+    assert.deepEqual(got.slice(1).map((m) => (m.body as { i: number }).i), burst.map((_, i) => i), 'in order');
+    const frames = burst.reduce((n, m) => n + encodeFrame(packValue(m)).length, 0);
+    // One noise message: 2-byte length, then the ciphertext of one yamux frame (12-byte header + all 20 frames) and its 16-byte tag.
+    assert.ok(writes.includes(2 + 12 + frames + 16), `one socket write carries the burst (writes: ${writes.join(',')})`);
+    assert.ok(!writes.includes(2), 'no noise length prefix goes out on its own');
+  } finally {
+    Socket.prototype.write = socketWrite;
+    await na.stop();
+    await nb.stop();
+  }
+});
+
+test("noise's length decoder, patched: the same lengths, and one preallocated RangeError for a short buffer", () => {
+  assert.equal(uint16LengthOrNeedMore(new Uint8Array([0x12, 0x34, 9])), 0x1234);
+  const list = { length: 3, byteLength: 3, subarray: () => new Uint8Array([0xff, 0xfe, 0]), getUint16: (o: number) => (o === 0 ? 0xfffe : -1) };
+  assert.equal(uint16LengthOrNeedMore(list), 0xfffe);
+  const short = (d: Uint8Array): unknown => {
+    try {
+      uint16LengthOrNeedMore(d);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+  const e1 = short(new Uint8Array([1]));
+  assert.ok(e1 instanceof RangeError, 'the framing loop stops on RangeError');
+  assert.equal(short(new Uint8Array(0)), e1, 'the same object every time: no stack captured per read');
 });
 
 test('a node outside the directory joins via bootstrap, is answered over its own connection, and is dialed once the registry lists it; a bad registry peer is skipped', async () => {
