@@ -28,6 +28,24 @@ function netFor(k: Key, listen: string, peers: Array<{ address: string; multiadd
   return new Libp2pNetwork({ seedHex: k.seedHex, address: k.address, listen: [listen], peers, ...(bootstrap ? { bootstrap } : {}), log: silentLogger() });
 }
 
+/** Two started networks A and B that know each other; B records what it receives. */
+async function startPair(): Promise<{ a: Key; b: Key; na: Libp2pNetwork; nb: Libp2pNetwork; got: NetMessage[]; stop: () => Promise<void> }> {
+  const a = generateKeyPair();
+  const b = generateKeyPair();
+  const at = loopbackPorts();
+  const peers = [
+    { address: a.address, multiaddr: at(0) },
+    { address: b.address, multiaddr: at(1) },
+  ];
+  const na = netFor(a, at(0), peers);
+  const nb = netFor(b, at(1), peers);
+  const got: NetMessage[] = [];
+  nb.onMessage((_f, m) => got.push(m));
+  await na.start();
+  await nb.start();
+  return { a, b, na, nb, got, stop: () => Promise.all([na.stop(), nb.stop()]).then(() => undefined) };
+}
+
 test('two libp2p nodes exchange framed messages both ways, with authenticated sender', async () => {
   const a = generateKeyPair();
   const b = generateKeyPair();
@@ -65,19 +83,7 @@ test('two libp2p nodes exchange framed messages both ways, with authenticated se
 });
 
 test('sent traffic is counted per message kind and recipient with the framed size, queued frames when written; the metrics follow it', async () => {
-  const a = generateKeyPair();
-  const b = generateKeyPair();
-  const at = loopbackPorts();
-  const peers = [
-    { address: a.address, multiaddr: at(0) },
-    { address: b.address, multiaddr: at(1) },
-  ];
-  const na = netFor(a, at(0), peers);
-  const nb = netFor(b, at(1), peers);
-  const got: NetMessage[] = [];
-  nb.onMessage((_f, m) => got.push(m));
-  await na.start();
-  await nb.start();
+  const { a, b, na, nb, got, stop } = await startPair();
   try {
     const txs = (i: number): NetMessage => ({ k: 'txs', c: 'shard-0', body: { i, pad: 'x'.repeat(i * 10) } });
     const size = (m: NetMessage): number => encodeFrame(packValue(m)).length;
@@ -103,25 +109,12 @@ test('sent traffic is counted per message kind and recipient with the framed siz
     assert.match(text, new RegExp(`topchain_p2p_sent_bytes_total\\{kind="audit"\\} ${size(audit)}\\n`));
     assert.match(text, /topchain_p2p_sent_bytes_total\{kind="cons"\} 0\n/);
   } finally {
-    await na.stop();
-    await nb.stop();
+    await stop();
   }
 });
 
 test('messages sent in one event-loop turn leave in one stream write, and noise hands it to the socket as one write', async () => {
-  const a = generateKeyPair();
-  const b = generateKeyPair();
-  const at = loopbackPorts();
-  const peers = [
-    { address: a.address, multiaddr: at(0) },
-    { address: b.address, multiaddr: at(1) },
-  ];
-  const na = netFor(a, at(0), peers);
-  const nb = netFor(b, at(1), peers);
-  const got: NetMessage[] = [];
-  nb.onMessage((_f, m) => got.push(m));
-  await na.start();
-  await nb.start();
+  const { a, b, na, nb, got, stop } = await startPair();
   const socketWrite = Socket.prototype.write;
   const writes: number[] = [];
   try {
@@ -143,8 +136,7 @@ test('messages sent in one event-loop turn leave in one stream write, and noise 
     assert.ok(!writes.includes(2), 'no noise length prefix goes out on its own');
   } finally {
     Socket.prototype.write = socketWrite;
-    await na.stop();
-    await nb.stop();
+    await stop();
   }
 });
 
