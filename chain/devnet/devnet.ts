@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { distBin } from '../../common/paths.js';
 import { NODE_HEAP_FLAGS } from '../node/heap-flags.js';
+import { DEFAULT_TIMING } from '../node/runtime-types.js';
 import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
 import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
 import { makeDevnetGenesis, outsiderRegisterTx, spareRegisterTx, SPARE_DEPOSIT } from './genesis.js';
@@ -183,7 +184,7 @@ export class Devnet {
     const total = shards * group + auditors + (opts.spares ?? 0) + outsiders;
     const basePort = opts.basePort ?? (await findBasePort(2 * total));
     const outsiderStake = opts.outsiderStake ?? SPARE_DEPOSIT;
-    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), ...(outsiders > 0 ? { outsiders, outsiderStake } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: 150, idleBlockMs: 600 } });
+    const dk = makeDevnetGenesis({ shards, group, auditors, accounts: opts.accounts ?? 8, basePort, ...(opts.host ? { host: opts.host } : {}), ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), ...(outsiders > 0 ? { outsiders, outsiderStake } : {}), timing: opts.timing ?? { baseTimeoutMs: 1500, minBlockIntervalMs: DEFAULT_TIMING.blockIntervalMs, idleBlockMs: 600 } });
     mkdirSync(opts.dir, { recursive: true });
     writeGenesis(join(opts.dir, 'genesis.json'), dk.genesis);
     const nodes: DevnetManifest['nodes'] = [];
