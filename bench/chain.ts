@@ -34,7 +34,8 @@
  * BENCH_LATENCY_FILE=F also writes each paced intra tx's {submitAt, chain, height, ms} to F.
  * view_changes / paced_view_changes = view changes summed over the nodes (each validator of a
  * group counts a timed-out view once), whole run / phase 3: what latency tails come from;
- * sat_view_changes the same inside phase 1's measured window (what costs tps_intra a view timeout).
+ * sat_view_changes the same inside phase 1's measured window (what costs tps_intra a view timeout),
+ * by chain in sat_view_changes_by_chain.
  * Phase 1 also gives node_cpu_ms_per_tx (node processes' CPU from /proc per final tx, with its
  * split by role), client_cpu_util (this load generator's own CPU in cores: signing, JSON-RPC,
  * following blocks, taken from the nodes on one machine) and wire_bytes_per_tx (node-to-node
@@ -338,25 +339,27 @@ async function main(): Promise<void> {
       return out;
     };
     /** Tx- and consensus-signature verifications, view changes and p2p bytes sent per kind summed over the nodes, and txs committed on the watch node. */
-    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; committed: number; sentBytes: Record<string, number>; sentMessages: Record<string, number> }> => {
+    const counters = async (): Promise<{ tx: number; consensus: number; viewChanges: number; viewChangesByChain: Record<string, number>; committed: number; sentBytes: Record<string, number>; sentMessages: Record<string, number> }> => {
       let tx = 0;
       let consensus = 0;
       let viewChanges = 0;
+      const viewChangesByChain: Record<string, number> = {};
       let committed = 0;
       const sentBytes: Record<string, number> = {};
       const sentMessages: Record<string, number> = {};
       for (const u of urls) {
-        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; txsCommitted: Record<string, number>; sent: Record<string, { bytes: number; messages: number }> }>(u, 'metrics_get');
+        const m = await rpcCall<{ txVerifications: number; consensusVerifications: number; viewChanges: number; viewChangesByChain: Record<string, number>; txsCommitted: Record<string, number>; sent: Record<string, { bytes: number; messages: number }> }>(u, 'metrics_get');
         tx += m.txVerifications;
         consensus += m.consensusVerifications;
         viewChanges += m.viewChanges;
+        for (const [c, n] of Object.entries(m.viewChangesByChain)) viewChangesByChain[c] = (viewChangesByChain[c] ?? 0) + n;
         for (const [k, c] of Object.entries(m.sent)) {
           sentBytes[k] = (sentBytes[k] ?? 0) + c.bytes;
           sentMessages[k] = (sentMessages[k] ?? 0) + c.messages;
         }
         if (u === watchUrl) committed = Object.values(m.txsCommitted).reduce((a, b) => a + b, 0);
       }
-      return { tx, consensus, viewChanges, committed, sentBytes, sentMessages };
+      return { tx, consensus, viewChanges, viewChangesByChain, committed, sentBytes, sentMessages };
     };
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
@@ -417,6 +420,7 @@ async function main(): Promise<void> {
         ),
         // View changes summed over the nodes inside the measured window (each costs a chain a view timeout).
         viewChanges: countersAtEnd.viewChanges - countersAtStart.viewChanges,
+        viewChangesByChain: Object.fromEntries(Object.entries(countersAtEnd.viewChangesByChain).map(([c, n]) => [c, n - (countersAtStart.viewChangesByChain[c] ?? 0)])),
         // Votes, QCs, timeouts and audit shares verified while this phase ran, per tx committed meanwhile.
         consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
       };
@@ -493,6 +497,7 @@ async function main(): Promise<void> {
       view_changes: viewChanges,
       paced_view_changes: viewChanges - viewChangesBeforePaced,
       sat_view_changes: intra.viewChanges,
+      sat_view_changes_by_chain: intra.viewChangesByChain,
       supply_ok: supply.ok,
       // The issue's two ratio goals, computed here so a run reads as met or not at a glance.
       verify_share: verifyPerS > 0 ? Math.round(((intra.tps * verificationsPerTx) / verifyPerS) * 1000) / 1000 : null,

@@ -151,6 +151,8 @@ export class ChainNode {
   txVerifications = 0;
   /** View changes (timeouts) this node's consensus cores went through, all chains (bench: latency tails). */
   viewChanges = 0;
+  /** viewChanges per chain. */
+  readonly viewChangesByChain = new Map<string, number>();
   /** Offences (evidenceKey) this node has scheduled or sent a report for. */
   private readonly reported = new Set<string>();
   /** Next nonce for this node's own txs (slash reports), at least the account nonce. */
@@ -219,6 +221,7 @@ export class ChainNode {
       onIncident: (kind: Incident, chain: string) => {
         if (kind !== 'view_change') return this.events.onIncident?.(kind, chain);
         this.viewChanges++;
+        this.viewChangesByChain.set(chain, (this.viewChangesByChain.get(chain) ?? 0) + 1);
         this.events.onViewChange?.(chain);
       },
       onEvidence: (rt: ChainRuntime, ev: VoteEvidence) => this.onEvidence(rt, ev),

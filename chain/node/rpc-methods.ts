@@ -17,7 +17,7 @@
  *   channel_get [id]                      → channel, or error -32001
  *   supply_get []                         → supply invariant report over all chains
  *   evidence_list []                      → double-vote evidence seen by this node (for `slash` txs)
- *   metrics_get []                        → counters (tx verifications, view changes, commits, p2p
+ *   metrics_get []                        → counters (tx verifications, view changes (also per chain), commits, p2p
  *                                           messages and bytes sent per kind)
  *   net_peers []                          → p2p peers: {address, source (registry|directory|bootstrap|inbound),
  *                                           multiaddr, dialed?, connected, dialFailures}
@@ -159,6 +159,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
     txVerifications: node.txVerifications,
     consensusVerifications: signatureVerifications.count,
     viewChanges: node.viewChanges,
+    viewChangesByChain: Object.fromEntries(node.viewChangesByChain),
     txsCommitted: Object.fromEntries([...node.runtimes.values()].map((r) => [r.chain, r.txsCommitted])),
     sent: Object.fromEntries(net.sentTraffic?.() ?? []),
   }));
