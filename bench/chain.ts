@@ -80,6 +80,15 @@ const LATENCY_FILE = process.env.BENCH_LATENCY_FILE;
  */
 const MIN_BLOCK_MS = Number(process.env.BENCH_MIN_BLOCK_MS ?? DEFAULT_TIMING.blockIntervalMs);
 
+/** Per key of `end`, sorted: f(end[k] − start[k]), a key missing from `start` counting from 0 (counters sampled at a window's two ends). */
+function perKeyDelta(end: Readonly<Record<string, number>>, start: Readonly<Record<string, number>>, f: (delta: number) => number = (d) => d): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(end)
+      .sort()
+      .map((k) => [k, f(end[k]! - (start[k] ?? 0))]),
+  );
+}
+
 function say(m: string): void {
   process.stderr.write(`[bench:chain] ${m}\n`);
 }
@@ -400,27 +409,19 @@ async function main(): Promise<void> {
         // Node processes' CPU time in the window per tx made final in it: the figure least disturbed by other load on a shared machine.
         cpuMsPerTx: final > 0 ? Math.round(((cpu * 1000) / final) * 100) / 100 : 0,
         // The same split by role: summed over the 8 shard validators, and over the 4 auditor+beacon nodes.
-        cpuMsPerTxByRole: Object.fromEntries(Object.keys(roleCpuAtEnd).map((r) => [r, final > 0 ? Math.round((((roleCpuAtEnd[r]! - (roleCpuAtStart[r] ?? 0)) * 1000) / final) * 100) / 100 : 0])),
+        cpuMsPerTxByRole: perKeyDelta(roleCpuAtEnd, roleCpuAtStart, (s) => (final > 0 ? Math.round(((s * 1000) / final) * 100) / 100 : 0)),
         util: Math.round((cpu / windowS) * 100) / 100,
         // This load generator's own CPU (signing, JSON-RPC, following blocks), in cores: taken from the nodes on one machine.
         clientUtil: Math.round(((clientCpu.user + clientCpu.system) / 1e6 / windowS) * 100) / 100,
         blocksPerS: Math.round((blocks / windowS) * 10) / 10,
         txsPerBlock: blocks > 0 ? Math.round((txsInFinalBlocks - txsAtStart) / blocks) : 0,
         // Node-to-node bytes (framed, before encryption) sent by all nodes in the window per tx committed meanwhile, by message kind.
-        wireBytesPerTxByKind: Object.fromEntries(
-          Object.keys(countersAtEnd.sentBytes)
-            .sort()
-            .map((k) => [k, committedInWindow > 0 ? Math.round((countersAtEnd.sentBytes[k]! - (countersAtStart.sentBytes[k] ?? 0)) / committedInWindow) : 0]),
-        ),
+        wireBytesPerTxByKind: perKeyDelta(countersAtEnd.sentBytes, countersAtStart.sentBytes, (b) => (committedInWindow > 0 ? Math.round(b / committedInWindow) : 0)),
         // Node-to-node messages sent by all nodes per second of the window, by message kind.
-        wireMessagesPerSByKind: Object.fromEntries(
-          Object.keys(countersAtEnd.sentMessages)
-            .sort()
-            .map((k) => [k, Math.round((countersAtEnd.sentMessages[k]! - (countersAtStart.sentMessages[k] ?? 0)) / windowS)]),
-        ),
+        wireMessagesPerSByKind: perKeyDelta(countersAtEnd.sentMessages, countersAtStart.sentMessages, (n) => Math.round(n / windowS)),
         // View changes summed over the nodes inside the measured window (each costs a chain a view timeout).
         viewChanges: countersAtEnd.viewChanges - countersAtStart.viewChanges,
-        viewChangesByChain: Object.fromEntries(Object.entries(countersAtEnd.viewChangesByChain).map(([c, n]) => [c, n - (countersAtStart.viewChangesByChain[c] ?? 0)])),
+        viewChangesByChain: perKeyDelta(countersAtEnd.viewChangesByChain, countersAtStart.viewChangesByChain),
         // Votes, QCs, timeouts and audit shares verified while this phase ran, per tx committed meanwhile.
         consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
       };

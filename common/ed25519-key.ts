@@ -5,7 +5,7 @@
  * Imported through JWK (`{kty: 'OKP', crv: 'Ed25519', x}`), not SPKI DER: on Node 20 the DER path
  * goes through OpenSSL 3's generic decoder and costs more than the verification itself, so a
  * signature from a key not seen before cost import + verify. `node dist/bench/crypto.js` prints
- * both (`ed25519_import_us`). Only imports use JWK; raw keys are never exported through it (a JWK
+ * both (`ed25519_import_der_us`, `ed25519_import_jwk_us`). Only imports use JWK; raw keys are never exported through it (a JWK
  * export can deadlock Node 20, see protocol/x25519.ts).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
