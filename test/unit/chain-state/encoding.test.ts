@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { repoRoot } from '../../../common/paths.js';
 import {
   canonicalJson,
@@ -25,6 +26,37 @@ test('canonical JSON sorts keys, encodes bigints and bytes, rejects non-integers
   assert.equal(canonicalJson({ b: 1n, a: [new Uint8Array([1, 255])], c: undefined, d: 'x' }), '{"a":["01ff"],"b":"1","d":"x"}');
   assert.throws(() => canonicalJson({ x: 1.5 }));
   assert.throws(() => canonicalJson([undefined]));
+});
+
+/** The definition, written plainly: sorted keys, each value encoded the same way. */
+function referenceCanonical(v: unknown): string {
+  if (typeof v === 'bigint') return JSON.stringify(v.toString());
+  if (Array.isArray(v)) return '[' + v.map(referenceCanonical).join(',') + ']';
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return '{' + keys.map((k) => JSON.stringify(k) + ':' + referenceCanonical(o[k])).join(',') + '}';
+  }
+  return JSON.stringify(v);
+}
+
+test('canonical JSON matches the plain definition on random values (keys in any order, repeated, escaped)', () => {
+  const keyArb = fc.oneof(fc.constantFrom('a', 'b', 'chain', 'chainId', 'from', 'fee', 'op', 'Z', '"q"', 'é', '\\n'), fc.string({ maxLength: 4 }));
+  const leaf = fc.oneof(fc.string(), fc.maxSafeInteger(), fc.boolean(), fc.constant(null), fc.bigInt());
+  const { value } = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(keyArb, tie('value'), { maxKeys: 6 })),
+  }));
+  fc.assert(
+    fc.property(value, (v) => {
+      assert.equal(canonicalJson(v), referenceCanonical(v));
+      // Same members inserted in reverse order: same encoding.
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        const rev = Object.fromEntries(Object.entries(v as Record<string, unknown>).reverse());
+        assert.equal(canonicalJson(rev), canonicalJson(v));
+      }
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('home shard is uint32_be(sha256(pubkey)[0..4]) mod S', () => {
