@@ -42,6 +42,8 @@
  * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
  * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`; messages sent per second by all
  * nodes, by kind, in wire_messages_per_s_by_kind).
+ * idle_node_cpu_util: the node processes' CPU in cores over BENCH_IDLE_SECONDS (5) before any
+ * load, when the devnet only makes empty blocks and keeps its connections up.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +62,8 @@ const WINDOW_PER_ACCOUNT = Number(process.env.BENCH_WINDOW ?? 16);
 const MAX_IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 3000);
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 200);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 15);
+/** Before the load: node CPU with no txs over this window → idle_node_cpu_util (cores; the devnet's upkeep). */
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
 /**
  * Each saturation phase first runs this long unmeasured, so the pipeline (mempools, blocks in
  * consensus, receipts on their way) is full when the measured window starts: counting from an
@@ -426,6 +430,11 @@ async function main(): Promise<void> {
         consensusVerifyPerTx: committedInWindow > 0 ? (countersAtEnd.consensus - countersAtStart.consensus) / committedInWindow : 0,
       };
     };
+    // Idle: the nodes' CPU with no load (empty blocks, connection upkeep), before any tx.
+    const idleCpuAtStart = nodeCpu();
+    const idleStart = Date.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const idleUtil = (nodeCpu() - idleCpuAtStart) / ((Date.now() - idleStart) / 1000);
     const intra = await saturate('intra', WARMUP_SECONDS, SECONDS);
     const crossSat = await saturate('cross', CROSS_WARMUP_SECONDS, CROSS_SECONDS);
 
@@ -483,6 +492,7 @@ async function main(): Promise<void> {
       verify_per_s: verifyPerS,
       node_cpu_ms_per_tx: intra.cpuMsPerTx,
       node_cpu_util: intra.util,
+      idle_node_cpu_util: Math.round(idleUtil * 1000) / 1000,
       client_cpu_util: intra.clientUtil,
       wire_bytes_per_tx: Object.values(intra.wireBytesPerTxByKind).reduce((a, b) => a + b, 0),
       wire_bytes_per_tx_by_kind: intra.wireBytesPerTxByKind,

@@ -9,6 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
+import { DEFAULT_TIMING } from './runtime-types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -138,6 +139,20 @@ export function validateGenesis(g: GenesisFile): void {
     for (const k of ['validatorsPerShard', 'auditorsPerShard'] as const) if (e[k] !== undefined && (!Number.isSafeInteger(e[k]) || e[k]! < 1)) throw new ConfigError(`genesis: election.${k} must be a positive integer`);
   }
   for (const a of g.allocations) if (!/^[0-9]+$/.test(a.amount)) throw new ConfigError('genesis: allocation amounts are decimal strings');
+  if (g.timing !== undefined) validateTiming(g.timing);
+}
+
+/** The genesis `timing` block: whole milliseconds, and a block interval the view timeout leaves room for. */
+function validateTiming(t: unknown): void {
+  if (!isObject(t)) throw new ConfigError('genesis: timing must be an object');
+  for (const k of ['baseTimeoutMs', 'minBlockIntervalMs', 'idleBlockMs', 'maxTxsPerBlock'] as const) {
+    const v = t[k];
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0)) throw new ConfigError(`genesis: timing.${k} must be a non-negative integer`);
+  }
+  const timeout = (t.baseTimeoutMs as number | undefined) || DEFAULT_TIMING.baseTimeoutMs;
+  const interval = (t.minBlockIntervalMs as number | undefined) ?? DEFAULT_TIMING.blockIntervalMs;
+  // A leader waits the interval before proposing, inside a view that times out after the base timeout.
+  if (interval >= timeout) throw new ConfigError(`genesis: timing.minBlockIntervalMs (${interval}) must be below baseTimeoutMs (${timeout}), or every view times out before its leader proposes`);
 }
 
 export function writeGenesis(path: string, g: GenesisFile): void {

@@ -43,6 +43,14 @@ const DIRECTORY_REDIAL_MS = 500;
 const MAX_BACKOFF_MS = 10_000;
 /** Frames kept for a peer that is backing off (an unreachable registry endpoint must not hoard memory). */
 const BACKED_OFF_OUTBOX = 256;
+/**
+ * libp2p's connection monitor pings every connection on a fresh stream each interval (and aborts
+ * it if the ping fails), which finds a peer that vanished without closing its TCP connection.
+ * Its default, 10 s, cost an idle 12-node devnet 0.14 cores (7 % of a 2-core machine: stream
+ * negotiation, peer-store updates) against 0.025 without it; a minute keeps the check at a
+ * sixth of that. Killed or restarted peers close their connections and are redialed at once.
+ */
+export const CONNECTION_PING_INTERVAL_MS = 60_000;
 
 export interface Libp2pNetworkOptions {
   readonly seedHex: string;
@@ -168,6 +176,7 @@ export class Libp2pNetwork implements Network {
       transports: [tcp()],
       connectionEncrypters: [patchedNoise()],
       streamMuxers: [yamux()],
+      connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
       services: { identify: identify(), ping: ping({ maxOutboundStreams: 4 }) },
     });
     await this.node.handle(

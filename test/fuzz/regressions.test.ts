@@ -67,10 +67,21 @@ test('genesis (chain/node/config.ts): any JSON value is a ConfigError, never a T
     { ...goodGenesis, committees: { beacon: { validators: [{ a: 1 }], auditors: [] } } }, // a.slice is not a function
     { ...goodGenesis, allocations: 3 }, // g.allocations is not iterable
     { ...goodGenesis, allocations: [null] }, // reading 'amount' of null
+    { ...goodGenesis, timing: null },
+    { ...goodGenesis, timing: { baseTimeoutMs: '1500' } },
+    { ...goodGenesis, timing: { minBlockIntervalMs: -1 } },
   ];
   for (const g of bad) {
     assert.throws(() => validateGenesis(g as GenesisFile), ChainConfigError, JSON.stringify(g));
     assert.throws(() => readGenesis(file('genesis.json', JSON.stringify(g))), ChainConfigError);
+  }
+});
+
+test('genesis timing: a block interval at or above the view timeout (no leader would ever propose) is refused by name', () => {
+  validateGenesis({ ...goodGenesis, timing: { baseTimeoutMs: 2000, minBlockIntervalMs: 1999 } } as GenesisFile);
+  validateGenesis({ ...goodGenesis, timing: { minBlockIntervalMs: 100 } } as GenesisFile); // default timeout
+  for (const timing of [{ baseTimeoutMs: 2000, minBlockIntervalMs: 2000 }, { baseTimeoutMs: 500 }, { minBlockIntervalMs: 60_000 }]) {
+    assert.throws(() => validateGenesis({ ...goodGenesis, timing } as GenesisFile), (e: Error) => e instanceof ChainConfigError && /timing\.minBlockIntervalMs .* must be below baseTimeoutMs/.test(e.message), JSON.stringify(timing));
   }
 });
 
