@@ -37,7 +37,8 @@
  * sat_view_changes the same inside phase 1's measured window (what costs tps_intra a view timeout),
  * by chain in sat_view_changes_by_chain.
  * Phase 1 also gives node_cpu_ms_per_tx (node processes' CPU from /proc per final tx, with its
- * split by role), client_cpu_util (this load generator's own CPU in cores: signing, JSON-RPC,
+ * split by role), client_cpu_util (this load generator's own CPU in cores: JSON-RPC, signing
+ * what was not signed ahead (PRESIGN_TPS),
  * following blocks, taken from the nodes on one machine) and wire_bytes_per_tx (node-to-node
  * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
  * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`; messages sent per second by all
@@ -77,6 +78,13 @@ const PACED_TPS = Number(process.env.BENCH_PACED_TPS ?? 0);
 const PACED_FRACTION = Number(process.env.BENCH_PACED_FRACTION ?? 0.5);
 /** If set, every paced intra tx's submit time, chain, block height and latency go to this file (JSON lines), to see where a latency tail comes from. */
 const LATENCY_FILE = process.env.BENCH_LATENCY_FILE;
+/**
+ * Before each saturation phase the load generator signs (warm-up + window) × this many tx/s
+ * ahead, so that signing (≈ 40 % of its CPU) does not take the 2 cores from the nodes under test
+ * while they are measured; clients sign on their own machines. 0 = sign every tx on demand.
+ * client_signed_in_window counts saturation txs signed on demand in a measured window anyway.
+ */
+const PRESIGN_TPS = Number(process.env.BENCH_PRESIGN_TPS ?? 2000);
 /**
  * The devnet's minimum interval between a leader's proposals (ms); by default the node's own
  * (DEFAULT_TIMING.blockIntervalMs, also the devnet's). Longer intervals trade latency for
@@ -277,6 +285,48 @@ async function main(): Promise<void> {
     const senders = shardNames.flatMap((c) => byShard.get(c)!);
     let seq = 0;
     let cursor = 0;
+    /** Saturation txs signed on demand inside a measured window because the pre-signed ones ran out. */
+    let signedDuringLoad = 0;
+
+    interface Transfer {
+      stx: SignedTx;
+      hash: string;
+      to: string;
+      amount: bigint;
+      dest: string;
+      cross: boolean;
+      presigned: boolean;
+    }
+    /** A signed transfer from `a` with `nonce` to a random other account of its own or (cross) the other shard. */
+    const signTransfer = (a: KeyPair, nonce: number, cross: boolean, presigned = false): Transfer => {
+      const chain = homeChain(a.address, S);
+      const dest = cross ? shardNames.find((c) => c !== chain)! : chain;
+      const pool = byShard.get(dest)!;
+      const i = Math.floor(Math.random() * pool.length);
+      const to = pool[i]!.address !== a.address ? pool[i]!.address : pool[(i + 1) % pool.length]!.address;
+      if (to === a.address) throw new Error(`${dest} has no account but ${a.address.slice(0, 12)} to send to (BENCH_ACCOUNTS too small)`);
+      const amount = 1000n + BigInt(Math.floor(Math.random() * 1_000_000));
+      const stx = signTx({ chainId: d.chainId, chain: chain as SignedTx['tx']['chain'], from: a.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount } }, seeds.get(a.address)!);
+      return { stx, hash: txHash(stx.tx), to, amount, dest, cross, presigned };
+    };
+    /** Per account: transfers signed before a saturation phase, consecutive nonces from its next one (see PRESIGN_TPS). */
+    const presigned = new Map<string, { txs: Transfer[]; next: number }>();
+    const presign = (cross: boolean, seconds: number): void => {
+      presigned.clear();
+      const perAccount = Math.ceil((PRESIGN_TPS * seconds) / senders.length);
+      for (const a of senders) {
+        const first = nonces.get(a.address)!;
+        presigned.set(a.address, { txs: Array.from({ length: perAccount }, (_, i) => signTransfer(a, first + i, cross, true)), next: 0 });
+      }
+    };
+    /** The pre-signed transfer for this nonce and direction, if there is one (unused ones are dropped with the next presign). */
+    const takePresigned = (address: string, nonce: number, cross: boolean): Transfer | undefined => {
+      const q = presigned.get(address);
+      const t = q?.txs[q.next];
+      if (!q || !t || t.stx.tx.nonce !== nonce || t.cross !== cross) return undefined;
+      q.next++;
+      return t;
+    };
 
     /** Signs and submits up to `budget` txs (one per account with room in its window): intra or cross only in those phases, alternating when paced. */
     const submitRound = async (phase: Phase, budget: number): Promise<number> => {
@@ -286,19 +336,16 @@ async function main(): Promise<void> {
         const a = senders[(cursor + k) % senders.length]!;
         if (pending.size >= MAX_IN_FLIGHT) break;
         if ((outstanding.get(a.address) ?? 0) >= WINDOW_PER_ACCOUNT) continue;
-        const chain = homeChain(a.address, S);
         const cross = phase === 'paced' ? seq++ % 2 === 1 : phase === 'cross';
-        const destChain = cross ? shardNames.find((c) => c !== chain)! : chain;
-        const pool = byShard.get(destChain)!.filter((x) => x.address !== a.address);
-        const to = pool[Math.floor(Math.random() * pool.length)]!.address;
-        const amount = 1000n + BigInt(Math.floor(Math.random() * 1_000_000));
         const nonce = nonces.get(a.address)!;
-        const stx = signTx({ chainId: d.chainId, chain: chain as SignedTx['tx']['chain'], from: a.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount } }, seeds.get(a.address)!);
+        const t = takePresigned(a.address, nonce, cross) ?? signTransfer(a, nonce, cross);
+        if (phase !== 'paced' && !t.presigned && Date.now() >= measureFrom && Date.now() <= loadEnd) signedDuringLoad++;
+        const { stx, to, amount, dest: destChain } = t;
         nonces.set(a.address, nonce + 1);
         outstanding.set(a.address, (outstanding.get(a.address) ?? 0) + 1);
         const url = entryOf.get(a.address)!;
         const list = batches.get(url) ?? [];
-        list.push({ stx, hash: txHash(stx.tx), p: { submitAt: 0, cross, from: a.address, to, amount, dest: destChain, phase } });
+        list.push({ stx, hash: t.hash, p: { submitAt: 0, cross, from: a.address, to, amount, dest: destChain, phase } });
         batches.set(url, list);
         n++;
       }
@@ -377,6 +424,7 @@ async function main(): Promise<void> {
     /** Runs one saturation phase: as many txs as the windows allow, `warmup` s unmeasured then `seconds` measured. */
     const saturate = async (phase: 'intra' | 'cross', warmup: number, seconds: number) => {
       say(`${phase} saturation: ${d.accounts.length} accounts, ${warmup} s warm-up + ${seconds} s, window ${WINDOW_PER_ACCOUNT}/account, in-flight cap ${MAX_IN_FLIGHT}`);
+      if (PRESIGN_TPS > 0) presign(phase === 'cross', warmup + seconds);
       const load = async (until: number): Promise<void> => {
         while (Date.now() < until) {
           const n = await submitRound(phase, Infinity);
@@ -395,6 +443,7 @@ async function main(): Promise<void> {
       measureFrom = start;
       loadEnd = start + seconds * 1000;
       await load(loadEnd);
+      presigned.clear();
       const windowS = (Date.now() - start) / 1000;
       const cpu = nodeCpu() - cpuAtStart;
       const roleCpuAtEnd = roleCpu();
@@ -493,6 +542,7 @@ async function main(): Promise<void> {
       node_cpu_ms_per_tx: intra.cpuMsPerTx,
       node_cpu_util: intra.util,
       idle_node_cpu_util: Math.round(idleUtil * 1000) / 1000,
+      client_signed_in_window: signedDuringLoad,
       client_cpu_util: intra.clientUtil,
       wire_bytes_per_tx: Object.values(intra.wireBytesPerTxByKind).reduce((a, b) => a + b, 0),
       wire_bytes_per_tx_by_kind: intra.wireBytesPerTxByKind,
