@@ -37,9 +37,9 @@
  * sat_view_changes the same inside phase 1's measured window (what costs tps_intra a view timeout),
  * by chain in sat_view_changes_by_chain.
  * Phase 1 also gives node_cpu_ms_per_tx (node processes' CPU from /proc per final tx, with its
- * split by role), client_cpu_util (this load generator's own CPU in cores: JSON-RPC, signing
- * what was not signed ahead (PRESIGN_TPS),
- * following blocks, taken from the nodes on one machine) and wire_bytes_per_tx (node-to-node
+ * split by role), client_cpu_util (this load generator's own CPU in cores: JSON-RPC, following
+ * blocks, signing what was not signed ahead (PRESIGN_TPS); taken from the nodes on one machine)
+ * and wire_bytes_per_tx (node-to-node
  * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
  * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`; messages sent per second by all
  * nodes, by kind, in wire_messages_per_s_by_kind).
