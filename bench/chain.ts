@@ -91,6 +91,8 @@ const PRESIGN_TPS = Number(process.env.BENCH_PRESIGN_TPS ?? 2000);
  * throughput (fixed per-block work spread over more txs): chain/README.md, "Performance".
  */
 const MIN_BLOCK_MS = Number(process.env.BENCH_MIN_BLOCK_MS ?? DEFAULT_TIMING.blockIntervalMs);
+/** An idle chain's leader pauses this long for work before another empty block (the devnet's idleBlockMs). */
+const IDLE_BLOCK_MS = Number(process.env.BENCH_IDLE_BLOCK_MS ?? 200);
 
 /** Per key of `end`, sorted: f(end[k] − start[k]), a key missing from `start` counting from 0 (counters sampled at a window's two ends). */
 function perKeyDelta(end: Readonly<Record<string, number>>, start: Readonly<Record<string, number>>, f: (delta: number) => number = (d) => d): Record<string, number> {
@@ -165,7 +167,7 @@ async function measureVerify(ms: number): Promise<number> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-bench-'));
-  const d = await Devnet.create({ dir, shards: 2, group: 4, auditors: 4, accounts: ACCOUNTS, logLevel: 'warn', timing: { baseTimeoutMs: 2000, minBlockIntervalMs: MIN_BLOCK_MS, idleBlockMs: 200, maxTxsPerBlock: 3000 } });
+  const d = await Devnet.create({ dir, shards: 2, group: 4, auditors: 4, accounts: ACCOUNTS, logLevel: 'warn', timing: { baseTimeoutMs: 2000, minBlockIntervalMs: MIN_BLOCK_MS, idleBlockMs: IDLE_BLOCK_MS, maxTxsPerBlock: 3000 } });
   let ws: WebSocket | undefined;
   try {
     say(`starting ${d.nodes.length} nodes in ${dir}`);

@@ -72,6 +72,13 @@ export interface ConsensusConfig {
   readonly maxTimeoutMs?: number;
   /** The leader waits this long after entering its view before asking for a payload. Default 0. */
   readonly blockIntervalMs?: number;
+  /**
+   * Extra time (ms) added to a view's timeout, given the view's justify QC (highQC on entry):
+   * the time its leader may pause before proposing an empty block when the chain is idle
+   * (chain/node/block-producer.ts). A replica's timer only decides when it gives up on the
+   * leader, so nodes need not agree on it. Default none.
+   */
+  readonly idleGraceMs?: (justify: QC) => number;
   /** Votes/timeouts/proposals more than this many views ahead are rejected. Default 1000. */
   readonly viewWindow?: number;
   /** Committed blocks kept in memory to serve peers' block requests. Default 256. */
@@ -288,8 +295,10 @@ function timeoutDuration(s: ConsensusState): number {
   return Math.min(s.p.baseTimeoutMs * 2 ** Math.min(s.streak, 30), s.p.maxTimeoutMs);
 }
 
-function scheduleTimeout(s: ConsensusState, out: Out): void {
-  s.timerAt = s.now + timeoutDuration(s);
+/** Arms the view timer; on entering a view (`entering`) the leader's idle pause is added (cfg.idleGraceMs). */
+function scheduleTimeout(s: ConsensusState, out: Out, entering = false): void {
+  const grace = entering ? Math.max(0, s.cfg.idleGraceMs?.(s.highQC) ?? 0) : 0;
+  s.timerAt = s.now + timeoutDuration(s) + grace;
   out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view: s.view });
 }
 
@@ -298,7 +307,7 @@ function enterView(s: ConsensusState, v: number, via: 'qc' | 'tc' | 'start', out
   s.view = v;
   if (via === 'qc') s.streak = Math.max(0, s.streak - 1);
   out.push({ type: 'enterView', view: v, leader: leaderOf(s, v), via });
-  scheduleTimeout(s, out);
+  scheduleTimeout(s, out, true);
   for (const m of [s.votes, s.timeouts, s.candidates]) for (const k of m.keys()) if (k < v - 2) m.delete(k);
   for (const k of s.qcFormedViews) if (k < v - 2) s.qcFormedViews.delete(k);
   if (s.self !== null && leaderOf(s, v) === s.self && s.p.blockIntervalMs > 0) {

@@ -41,10 +41,26 @@ export interface ProducerContext {
 }
 
 export class BlockProducer {
+  /** The idle pause in progress: a build that waits for work before proposing an empty block. */
+  private idle: { view: number; parent: BlockHeader } | undefined;
+
   constructor(private readonly ctx: ProducerContext) {}
+
+  /** Ends an idle pause at once: work arrived (a tx in the mempool, receipts final on another chain). */
+  wake(): void {
+    if (this.idle) this.resume(this.idle.view);
+  }
+
+  private resume(view: number): void {
+    const p = this.idle;
+    if (!p || p.view !== view) return;
+    this.idle = undefined;
+    this.ctx.enqueueFn(() => this.build(p.view, p.parent, true));
+  }
 
   /** Builds the payload of a block at parent.height+1 in `view` and hands it to the core. */
   async build(view: number, parent: BlockHeader, retry = false): Promise<void> {
+    this.idle = undefined; // a pause for an earlier view is moot
     const role = this.ctx.periodRole(parent.height + 1);
     if (role === 'wait') {
       // The election deciding this height's group is not final here yet: try again shortly.
@@ -75,8 +91,10 @@ export class BlockProducer {
     const { receipts, refs, confirms } = crossChainParts(this.ctx.host, this.ctx.chain, base, this.ctx.shardCount(), this.ctx.timing.maxReceiptsPerBlock);
     const body: BlockBody = { chain: this.ctx.chain as BlockBody['chain'], height, txs, receipts, confirms };
     if (!retry && this.ctx.timing.idleBlockMs > 0 && bodyEmpty(body) && this.ctx.exec.blockEmpty(parent.hash) && this.ctx.exec.blockEmpty(parent.parentHash)) {
-      // Idle: wait a little for work before proposing another empty block (still well inside the view timeout).
-      this.ctx.later(this.ctx.timing.idleBlockMs, () => this.ctx.enqueueFn(() => this.build(view, parent, true)));
+      // Idle: wait for work (wake) before proposing another empty block. The replicas' view
+      // timers allow for the pause (ConsensusConfig.idleGraceMs, chain-runtime.ts).
+      this.idle = { view, parent };
+      this.ctx.later(this.ctx.timing.idleBlockMs, () => this.resume(view));
       return;
     }
     const result = applyBlock(base, body, this.ctx.host.params);

@@ -344,7 +344,16 @@ export class ChainRuntime {
     if (!g.validators.includes(this.host.self)) return;
     this.coreGroup = g;
     const stored = await this.host.store.get<SafetyState>(safetyKey(this.chain, g));
-    const base = { chainId: this.host.chainId, chain: this.chain, signer: this.host.signer, genesisId: this.genesisIdOf(), baseTimeoutMs: this.timing.baseTimeoutMs, blockIntervalMs: this.timing.blockIntervalMs };
+    const base = {
+      chainId: this.host.chainId,
+      chain: this.chain,
+      signer: this.host.signer,
+      genesisId: this.genesisIdOf(),
+      baseTimeoutMs: this.timing.baseTimeoutMs,
+      blockIntervalMs: this.timing.blockIntervalMs,
+      // The leader of a view whose justify block is empty may pause up to idleBlockMs before an empty block (block-producer.ts).
+      idleGraceMs: (justify: QC) => (this.timing.idleBlockMs > 0 && this.exec.blockEmpty(justify.blockHash) ? this.timing.idleBlockMs : 0),
+    };
     this.core = createConsensus(anchoredCoreConfig(base, g, { height: this.height, tipBlock: this.tipBlock, tipQC: this.tipQC, stored }));
     this.log.info({ chain: this.chain, height: this.height, epoch: g.epoch, period: g.periodStart }, 'consensus started');
     await this.runEvent({ type: 'start', now: Date.now() });
@@ -476,6 +485,7 @@ export class ChainRuntime {
         return;
       case 'txs':
         this.intake.onGossip(body);
+        this.producer.wake();
         return;
     }
   }
@@ -646,6 +656,7 @@ export class ChainRuntime {
   /** Adds a verified tx to the pool (validators) or forwards it to the validators (see TxIntake.admitLocal). */
   admitLocal(stx: SignedTx, hash: string): void {
     this.intake.admitLocal(stx, hash);
+    this.producer.wake();
   }
 
   /** Last nonce of `sender`'s pending run from `from` held here: pooled (validator) or forwarded. */
@@ -655,16 +666,17 @@ export class ChainRuntime {
 
   /**
    * Another chain made `height` final. If that block sent receipts here and this node leads the
-   * current view but is still in the block interval, it proposes now: receipts already waited for
-   * a whole consensus round on their source and are not held back to batch more txs.
+   * current view but is still in the block interval (or pausing for work on an idle chain), it
+   * proposes now: receipts already waited for a whole consensus round on their source and are
+   * not held back to batch more txs.
    */
   onSourceFinal(source: string, height: number): void {
     if (this.stopped || !this.core || source === this.chain) return;
-    const v = waitingToPropose(this.core);
-    if (v === null) return;
     const rec = this.host.runtime(source)?.finalRecord(height);
     if (!rec?.outgoing.some((r) => r.destination === this.chain)) return;
-    this.enqueueEvent({ type: 'timer', now: Date.now(), kind: 'propose', view: v });
+    const v = waitingToPropose(this.core);
+    if (v !== null) this.enqueueEvent({ type: 'timer', now: Date.now(), kind: 'propose', view: v });
+    else this.producer.wake(); // a build pausing for work (idle chain) proposes now
   }
 
   /** A final block's record if it is still in memory (recent heights only). */

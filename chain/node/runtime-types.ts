@@ -27,7 +27,11 @@ export interface RuntimeTiming {
    * (chain/README.md, "Performance").
    */
   blockIntervalMs: number;
-  /** Extra wait before an empty block when the two before it were empty too (idle chains). */
+  /**
+   * Idle pause: the most a leader waits for work before an empty block when the two before it
+   * were empty too. Work (a tx in its pool, receipts final for this chain) ends it at once, and
+   * replicas add it to a view's timeout when the view's justify block is empty.
+   */
   idleBlockMs: number;
   maxTxsPerBlock: number;
   maxReceiptsPerBlock: number;

@@ -67,6 +67,26 @@ test('start enters view 1 with a timeout; the leader asks for a payload on top o
   assert.equal(p.block.proposer, S(1).publicKey);
 });
 
+test('idleGraceMs lengthens a view timer on entry, from the view justify; timeout re-arms carry no grace', () => {
+  const GRACE = 70;
+  const seen: string[] = [];
+  const d = new Driver(node(0, { idleGraceMs: (qc) => (seen.push(qc.blockHash), qc.blockHash === g.hash ? GRACE : 0) }));
+  const timers = (acts: ConsensusAction[]) => acts.filter((a) => a.type === 'schedule' && a.kind === 'timeout');
+  assert.deepEqual(timers(d.start()), [{ type: 'schedule', at: BASE + GRACE, kind: 'timeout', view: 1 }], 'view 1 is justified by genesis: grace');
+  assert.deepEqual(seen, [g.hash]);
+  // View 2, entered through a QC for b1 (the app says b1 gives no grace).
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  d.propose(b1, S(1));
+  d.now = 40;
+  const acts = d.propose(makeBlock(b1, qcFor(b1, [S(0), S(1), S(2)]), 2, S(2)), S(2));
+  assert.deepEqual(timers(acts), [{ type: 'schedule', at: 40 + BASE, kind: 'timeout', view: 2 }]);
+  assert.equal(seen.at(-1), b1.hash, 'asked with the QC that justifies view 2');
+  // The local timeout of view 2 re-arms with backoff only.
+  d.now = 40 + BASE;
+  const re = timers(d.ev({ type: 'timer', now: d.now, kind: 'timeout', view: 2 }));
+  assert.deepEqual(re, [{ type: 'schedule', at: 40 + BASE + 2 * BASE, kind: 'timeout', view: 2 }]);
+});
+
 test('a leader in its block interval builds when the app cuts the wait short, once', () => {
   const l = new Driver(node(1, { blockIntervalMs: 250 }));
   const acts = l.start();

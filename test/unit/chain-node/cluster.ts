@@ -32,10 +32,12 @@ export interface ClusterOptions {
   election?: { epochBlocks: number };
   /** The hub the nodes talk over (a test may pass a subclass that watches or drops messages). */
   hub?: MemoryHub;
+  /** Genesis timing (default: 600 ms view timeout, 50 ms blocks, 100 ms idle pause). */
+  timing?: { baseTimeoutMs: number; minBlockIntervalMs: number; idleBlockMs: number };
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
-  const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
+  const dk = makeDevnetGenesis({ shards: opts.shards ?? 2, group: opts.group ?? 4, auditors: opts.auditors ?? 4, accounts: opts.accounts ?? 4, basePort: 1, ...(opts.spares ? { spares: opts.spares } : {}), ...(opts.election ? { election: opts.election } : {}), timing: opts.timing ?? { baseTimeoutMs: 600, minBlockIntervalMs: 50, idleBlockMs: 100 } });
   const hub = opts.hub ?? new MemoryHub();
   const stores = dk.nodeKeys.map(() => new MemoryStore());
   const make = (i: number): ChainNode =>
@@ -80,9 +82,9 @@ export function transfer(from: KeyPair, to: string, amountTop: bigint, nonce: nu
   return signTx({ chainId, chain: homeChain as SignedTx['tx']['chain'], from: from.address, nonce, fee: UNIT / 100n, op }, Buffer.from(from.seedHex, 'hex'));
 }
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
