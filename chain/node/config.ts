@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { DEFAULT_TIMING } from './runtime-types.js';
+import { DEFAULT_TIMING, timingFromGenesis, type GenesisTiming } from './runtime-types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -44,7 +44,7 @@ export interface GenesisFile {
    */
   readonly election?: { readonly epochBlocks: number; readonly validatorsPerShard?: number; readonly auditorsPerShard?: number };
   /** Consensus timing (ms). */
-  readonly timing?: { readonly baseTimeoutMs?: number; readonly minBlockIntervalMs?: number; readonly idleBlockMs?: number; readonly maxTxsPerBlock?: number };
+  readonly timing?: GenesisTiming;
 }
 
 export interface NodeConfig {
@@ -149,9 +149,8 @@ function validateTiming(t: unknown): void {
     const v = t[k];
     if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 0)) throw new ConfigError(`genesis: timing.${k} must be a non-negative integer`);
   }
-  const timeout = (t.baseTimeoutMs as number | undefined) || DEFAULT_TIMING.baseTimeoutMs;
-  const interval = (t.minBlockIntervalMs as number | undefined) ?? DEFAULT_TIMING.blockIntervalMs;
   // A leader waits the interval before proposing, inside a view that times out after the base timeout.
+  const { baseTimeoutMs: timeout, blockIntervalMs: interval } = { ...DEFAULT_TIMING, ...timingFromGenesis(t as GenesisTiming) };
   if (interval >= timeout) throw new ConfigError(`genesis: timing.minBlockIntervalMs (${interval}) must be below baseTimeoutMs (${timeout}), or every view times out before its leader proposes`);
 }
 

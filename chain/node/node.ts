@@ -31,6 +31,7 @@ import {
 } from '../state/index.js';
 import { sha256Hex } from '../consensus/encoding.js';
 import { ChainRuntime, type ByzantineOptions, type RuntimeTiming } from './chain-runtime.js';
+import { timingFromGenesis } from './runtime-types.js';
 import type { GenesisFile } from './config.js';
 import { verifyBytes, type KeyPair } from './keys.js';
 import type { Network } from './net.js';
@@ -187,13 +188,7 @@ export class ChainNode {
     this.peerFeed = new RegistryPeerFeed((r) => opts.log.warn({ node: r.node.slice(0, 12), endpoint: r.endpoint, reason: r.reason }, 'registry endpoint skipped (not a usable p2p endpoint)'));
     const nodesNow = (): readonly string[] => this.allNodes;
     this.schedule = new CommitteeSchedule(committeesFromGenesis(g.committees, g.shards), g.election ? params.epochBlocks : 0);
-    const timing: Partial<RuntimeTiming> = {
-      ...(g.timing?.baseTimeoutMs ? { baseTimeoutMs: g.timing.baseTimeoutMs } : {}),
-      ...(g.timing?.minBlockIntervalMs !== undefined ? { blockIntervalMs: g.timing.minBlockIntervalMs } : {}),
-      ...(g.timing?.maxTxsPerBlock ? { maxTxsPerBlock: g.timing.maxTxsPerBlock } : {}),
-      ...(g.timing?.idleBlockMs !== undefined ? { idleBlockMs: g.timing.idleBlockMs } : {}),
-      ...opts.timing,
-    };
+    const timing: Partial<RuntimeTiming> = { ...timingFromGenesis(g.timing), ...opts.timing };
     const host = {
       chainId: this.chainId,
       params,

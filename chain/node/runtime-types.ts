@@ -41,6 +41,24 @@ export interface RuntimeTiming {
 
 export const DEFAULT_TIMING: RuntimeTiming = { baseTimeoutMs: 1500, blockIntervalMs: 500, idleBlockMs: 400, maxTxsPerBlock: 2000, maxReceiptsPerBlock: 2000, snapshotEvery: 20 };
 
+/** The genesis `timing` block (all optional; names as in genesis.json). */
+export interface GenesisTiming {
+  readonly baseTimeoutMs?: number;
+  readonly minBlockIntervalMs?: number;
+  readonly idleBlockMs?: number;
+  readonly maxTxsPerBlock?: number;
+}
+
+/** The runtime timing a genesis `timing` block overrides (a 0 timeout or tx cap keeps the default). */
+export function timingFromGenesis(t: GenesisTiming | undefined): Partial<RuntimeTiming> {
+  return {
+    ...(t?.baseTimeoutMs ? { baseTimeoutMs: t.baseTimeoutMs } : {}),
+    ...(t?.minBlockIntervalMs !== undefined ? { blockIntervalMs: t.minBlockIntervalMs } : {}),
+    ...(t?.maxTxsPerBlock ? { maxTxsPerBlock: t.maxTxsPerBlock } : {}),
+    ...(t?.idleBlockMs !== undefined ? { idleBlockMs: t.idleBlockMs } : {}),
+  };
+}
+
 /** What a runtime needs from its node (other chains, shared caches, events). */
 export interface RuntimeHost {
   readonly chainId: string;
