@@ -141,6 +141,8 @@ export interface ConsensusState {
   proposedView: number;
   /** Last view in which this member told the next leader about a lock above a proposal's justify. */
   lockHintView: number;
+  /** This member's signed timeout for the current view, kept to resend while the view lasts. */
+  ownTimeout: TimeoutMsg | null;
   committed: Block;
   committedQC: QC;
   readonly blocks: Map<string, Block>;
@@ -206,6 +208,7 @@ export function createConsensus(cfg: ConsensusConfig): ConsensusState {
     requestedView: 0,
     proposedView: 0,
     lockHintView: 0,
+    ownTimeout: null,
     committed,
     committedQC,
     blocks: new Map([[committed.hash, committed]]),
@@ -562,7 +565,15 @@ function onTimer(s: ConsensusState, view: number, out: Out): void {
   // Real timers may fire a little early relative to the event clock: tolerate a small slack.
   const slack = Math.min(50, Math.floor(s.p.baseTimeoutMs / 10));
   if (view !== s.view || s.now + slack < s.timerAt) return;
-  localTimeout(s, out);
+  const own = s.ownTimeout;
+  if (own !== null && own.view === view) {
+    // Still stuck in a view this member gave up on: its timeout may have been lost, so resend it
+    // (with the current highQC, which the signature does not cover) every base timeout. The backoff
+    // grows once per view given up, not per resend.
+    s.timerAt = s.now + s.p.baseTimeoutMs;
+    out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view });
+    out.push({ type: 'broadcast', msg: { ...own, highQC: s.highQC } });
+  } else localTimeout(s, out);
   // Retry outstanding block fetches from everyone.
   for (const hash of s.wanted.keys()) {
     if (s.blocks.has(hash)) s.wanted.delete(hash);
@@ -570,13 +581,19 @@ function onTimer(s: ConsensusState, view: number, out: Out): void {
   }
 }
 
+/** Gives up on the current view: backoff grows, and a member signs and broadcasts its timeout, resent every base timeout until the view ends. */
 function localTimeout(s: ConsensusState, out: Out): void {
   s.streak++;
-  scheduleTimeout(s, out);
-  if (s.self === null) return;
+  if (s.self === null) {
+    scheduleTimeout(s, out);
+    return;
+  }
   const view = s.view;
+  s.timerAt = s.now + s.p.baseTimeoutMs;
+  out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view });
   if (s.lastTimeoutView < view) s.lastTimeoutView = view;
   const msg: TimeoutMsg = { type: 'timeout', view, signer: s.self, signature: (s.cfg.signer as Signer).sign(timeoutSigningBytes(s.ctx, view)), highQC: s.highQC };
+  s.ownTimeout = msg;
   out.push({ type: 'persist', safety: getSafetyState(s) });
   out.push({ type: 'broadcast', msg });
   addTimeout(s, msg, out);

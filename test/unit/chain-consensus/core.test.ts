@@ -81,10 +81,10 @@ test('idleGraceMs lengthens a view timer on entry, from the view justify; timeou
   const acts = d.propose(makeBlock(b1, qcFor(b1, [S(0), S(1), S(2)]), 2, S(2)), S(2));
   assert.deepEqual(timers(acts), [{ type: 'schedule', at: 40 + BASE, kind: 'timeout', view: 2 }]);
   assert.equal(seen.at(-1), b1.hash, 'asked with the QC that justifies view 2');
-  // The local timeout of view 2 re-arms with backoff only.
+  // The local timeout of view 2 re-arms to resend after one base timeout, without grace.
   d.now = 40 + BASE;
   const re = timers(d.ev({ type: 'timer', now: d.now, kind: 'timeout', view: 2 }));
-  assert.deepEqual(re, [{ type: 'schedule', at: 40 + BASE + 2 * BASE, kind: 'timeout', view: 2 }]);
+  assert.deepEqual(re, [{ type: 'schedule', at: 40 + BASE + BASE, kind: 'timeout', view: 2 }]);
 });
 
 test('a leader in its block interval builds when the app cuts the wait short, once', () => {
@@ -225,7 +225,7 @@ test('votes form a QC and move to the next view; two consecutive certified views
   assert.equal(verifyCommittedChain(chain.slice(0, 3), members, { ...CHAIN, genesisId: GENESIS_ID }).length, 1);
 });
 
-test('timeouts back off exponentially; a quorum of timeouts forms a TC; f+1 timeouts make a member join', () => {
+test('a timeout is resent every base timeout while its view lasts; backoff grows per view given up; a quorum forms a TC; f+1 make a member join', () => {
   const d = new Driver(node(0));
   d.start();
   d.now = BASE;
@@ -234,15 +234,18 @@ test('timeouts back off exponentially; a quorum of timeouts forms a TC; f+1 time
   assert.ok(t && t.type === 'timeout' && t.view === 1);
   const kinds = acts.map((a) => a.type);
   assert.ok(kinds.indexOf('persist') < kinds.indexOf('broadcast'));
-  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: BASE + 2 * BASE, kind: 'timeout', view: 1 });
-  d.now = 3 * BASE;
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: 2 * BASE, kind: 'timeout', view: 1 }, 'resend after one base timeout');
+  d.now = 2 * BASE;
   acts = d.ev({ type: 'timer', now: d.now, kind: 'timeout', view: 1 });
-  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: 3 * BASE + 4 * BASE, kind: 'timeout', view: 1 }, 'doubles again');
+  assert.deepEqual(sent(acts, 'timeout'), [t], 'the same signed timeout, resent');
+  assert.equal(acts.some((a) => a.type === 'persist'), false, 'a resend signs nothing new');
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: 3 * BASE, kind: 'timeout', view: 1 });
   assert.equal(d.ev({ type: 'timer', now: d.now + 1, kind: 'timeout', view: 1 }).length, 0, 'stale timer ignored');
   const tm = (s: Signer, view: number): Message => ({ type: 'timeout', view, signer: s.publicKey, signature: s.sign(timeoutSigningBytes(CHAIN, view)), highQC: g.justify });
   d.msg(tm(S(1), 1), S(1).publicKey);
   acts = d.msg(tm(S(2), 1), S(2).publicKey);
   assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2 && a.via === 'tc'));
+  assert.deepEqual(acts.find((a) => a.type === 'schedule'), { type: 'schedule', at: d.s.now + 2 * BASE, kind: 'timeout', view: 2 }, 'one view given up: the next waits twice as long');
   assert.equal(d.s.lastTC?.view, 1);
 
   const j = new Driver(node(3));
