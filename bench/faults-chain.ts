@@ -111,6 +111,8 @@ export interface ChainFaultReport {
 }
 
 const FEE = UNIT / 100n;
+/** How long checkSupplyAll waits for a catching-up node's chains to form a consistent cut. */
+const SUPPLY_CUT_WAIT_MS = 20_000;
 
 export interface Status {
   chains: Array<{ chain: string; height: number; finalHeight: number; tipHash: string }>;
@@ -327,10 +329,20 @@ export class Harness {
     }
   }
 
+  /**
+   * The supply invariant on every running node. A node with one chain ahead of another (still
+   * catching up) cannot decide it (`consistent: false`): it is asked again, for up to
+   * SUPPLY_CUT_WAIT_MS, until its chains form a consistent cut.
+   */
   async checkSupplyAll(): Promise<void> {
     for (const i of this.liveIdx().filter((x) => this.d.nodes[x]!.proc !== null)) {
       try {
-        const s = await this.call<{ ok: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
+        const until = Date.now() + SUPPLY_CUT_WAIT_MS;
+        let s = await this.call<{ ok: boolean; consistent: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
+        while (!s.consistent && Date.now() < until) {
+          await sleep(200);
+          s = await this.call<{ ok: boolean; consistent: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
+        }
         if (!s.ok) {
           this.supplyViolations++;
           this.fail(`node ${i}: supply: ${s.message}`);

@@ -18,7 +18,8 @@
  *   topchain_mempool_txs{chain}            gauge      txs waiting in this node's mempool
  *   topchain_supply{kind}                  gauge      circulating|staked|locked|channels|in_flight|burned (partition
  *                                                     genesis + issued) and reserve
- *   topchain_supply_ok                     gauge      1 if the supply invariant holds over all chains
+ *   topchain_supply_ok                     gauge      1 if the supply invariant holds over all chains (last decided value:
+ *                                                     undecidable while this node has one chain ahead of another)
  *   topchain_tx_verifications_total        counter    Ed25519 tx signature checks by this node
  *   topchain_peers                         gauge      peers with an open message stream
  *   topchain_p2p_sent_messages_total{kind} counter    node-to-node messages sent, one per recipient (kind from MESSAGE_KINDS)
@@ -128,7 +129,7 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
   const committeeMember = new Gauge({ name: 'topchain_committee_member', help: '1 if this node is a validator or auditor of the chain, else 0', labelNames: ['chain', 'role'], registers: [r] });
   const mempoolTxs = new Gauge({ name: 'topchain_mempool_txs', help: "Transactions waiting in this node's mempool per chain", labelNames: ['chain'], registers: [r] });
   const supply = new Gauge({ name: 'topchain_supply', help: 'Where the supply sits over all chains in base units, as seen by this node', labelNames: ['kind'], registers: [r] });
-  const supplyOk = new Gauge({ name: 'topchain_supply_ok', help: '1 if the supply invariant holds over all chains as seen by this node', registers: [r] });
+  const supplyOk = new Gauge({ name: 'topchain_supply_ok', help: '1 if the supply invariant holds over all chains as seen by this node (last value decided on a consistent cut of the chains)', registers: [r] });
   const txVerifications = new Counter({ name: 'topchain_tx_verifications_total', help: 'Ed25519 transaction signature verifications done by this node', registers: [r] });
   const consensusVerifications = new Counter({ name: 'topchain_consensus_verifications_total', help: 'Ed25519 verifications of consensus signatures (votes, QCs, timeouts, audit shares) done by this node', registers: [r] });
   const peers = new Gauge({ name: 'topchain_peers', help: 'Peers this node has an open message stream to', registers: [r] });
@@ -243,7 +244,8 @@ export function createChainMetrics(registry: Registry = new Registry(), opts: { 
       supply.set({ kind: 'in_flight' }, toSample(rep.inFlight));
       supply.set({ kind: 'burned' }, sum((p) => p.burned));
       supply.set({ kind: 'reserve' }, sum((p) => p.reserve));
-      supplyOk.set(rep.ok ? 1 : 0);
+      // Undecidable while one chain is ahead of another (a node catching up): keep the last verdict.
+      if (rep.consistent) supplyOk.set(rep.ok ? 1 : 0);
     },
     observeVerifications(total) {
       verifySync.advance(txVerifications, total);

@@ -150,7 +150,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
 
   rpc.register('supply_get', () => {
     const r = node.supply();
-    return { ok: r.ok, message: r.message, expected: r.expected, actual: r.actual, inFlight: r.inFlight, reserveOk: r.reserveOk, perChain: r.perChain, heights: Object.fromEntries([...node.runtimes.values()].map((x) => [x.chain, x.height])) };
+    return { ok: r.ok, consistent: r.consistent, message: r.message, expected: r.expected, actual: r.actual, inFlight: r.inFlight, reserveOk: r.reserveOk, perChain: r.perChain, heights: Object.fromEntries([...node.runtimes.values()].map((x) => [x.chain, x.height])) };
   });
 
   rpc.register('evidence_list', () => [...node.runtimes.values()].flatMap((r) => r.evidence.map((e) => ({ chain: r.chain, evidence: e }))));

@@ -52,8 +52,34 @@ export interface SupplyReport {
   inFlight: bigint;
   /** reserve + issued === genesis reserve */
   reserveOk: boolean;
+  /**
+   * False when the states given are not a consistent cut: for some pair of chains the destination
+   * has applied a receipt the source's state has not sent yet, or the source has seen a
+   * confirmation for receipts the destination's state has not applied yet (a node catching up one
+   * chain ahead of another). The invariant is then not decidable from these states (ok is false
+   * and the message says why); it is once the lagging chain catches up.
+   */
+  consistent: boolean;
   perChain: SupplyOf[];
   message: string;
+}
+
+/** Why the states are not a consistent cut (one line per pair of chains), or [] if they are. */
+export function inconsistentCut(states: ChainState[]): string[] {
+  const byChain = new Map(states.map((s) => [s.chain as string, s]));
+  const out: string[] = [];
+  for (const src of states) {
+    for (const dest of states) {
+      if (dest === src) continue;
+      const applied = dest.inbox[src.chain] ?? 0;
+      const ob = src.outbox[dest.chain];
+      const sent = ob ? ob.nextId - 1 : 0;
+      const confirmed = ob ? ob.confirmedUpTo : 0;
+      if (applied > sent) out.push(`${dest.chain}@${dest.height} applied receipts from ${src.chain} up to id ${applied}, ${src.chain}@${src.height} has sent up to ${sent}`);
+      else if (confirmed > applied) out.push(`${src.chain}@${src.height} saw receipts to ${dest.chain} confirmed up to id ${confirmed}, ${dest.chain}@${dest.height} has applied up to ${applied}`);
+    }
+  }
+  return byChain.size === states.length ? out : [...out, 'a chain is given twice'];
 }
 
 /**
@@ -83,11 +109,15 @@ export function checkSupply(states: ChainState[], genesis: GenesisSupply): Suppl
   const expected = genesis.total + issued;
   const actual = held + inFlight;
   const reserveOk = reserve + issued === genesis.reserve;
-  const ok = expected === actual && reserveOk && states.length === byChain.size;
+  const cut = inconsistentCut(states);
+  const consistent = cut.length === 0;
+  const ok = consistent && expected === actual && reserveOk;
   const message = ok
     ? 'supply holds'
-    : `supply broken: expected ${expected} (genesis ${genesis.total} + issued ${issued}), actual ${actual} (in flight ${inFlight}); reserve ${reserve} + issued ${issued} vs ${genesis.reserve}`;
-  return { ok, expected, actual, inFlight, reserveOk, perChain, message };
+    : !consistent
+      ? `supply not decidable: the chains' states are not a consistent cut (${cut.join('; ')})`
+      : `supply broken: expected ${expected} (genesis ${genesis.total} + issued ${issued}), actual ${actual} (in flight ${inFlight}); reserve ${reserve} + issued ${issued} vs ${genesis.reserve}`;
+  return { ok, expected, actual, inFlight, reserveOk, consistent, perChain, message };
 }
 
 export class SupplyError extends Error {

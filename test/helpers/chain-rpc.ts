@@ -138,10 +138,18 @@ export async function assertSameBlocks(urls: readonly string[], chain: string, f
   }
 }
 
-/** Asserts every node reports a sound supply (supply_get ok). */
+/**
+ * Asserts every node reports a sound supply (supply_get ok). A node whose chains are not yet a
+ * consistent cut (one chain ahead of another while it catches up) is asked again for up to 20 s.
+ */
 export async function assertSupplyOk(urls: readonly string[]): Promise<void> {
   for (const u of urls) {
-    const s = await rpcCall<{ ok: boolean; message: string }>(u, 'supply_get');
+    const until = Date.now() + 20_000;
+    let s = await rpcCall<{ ok: boolean; consistent: boolean; message: string }>(u, 'supply_get');
+    while (!s.consistent && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      s = await rpcCall<{ ok: boolean; consistent: boolean; message: string }>(u, 'supply_get');
+    }
     assert.equal(s.ok, true, `supply on ${u}: ${s.message}`);
   }
 }

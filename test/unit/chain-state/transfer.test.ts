@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTx, precheckTx, stateRoot, supplyOf } from '../../../chain/state/index.js';
+import { applyTx, checkSupply, precheckTx, stateRoot, supplyOf } from '../../../chain/state/index.js';
 import { keyOn, P, World, TOP } from './helpers.js';
 
 const a = keyOn('shard-0');
@@ -42,6 +42,40 @@ test('cross-shard transfer: receipt out, applied once at the destination, confir
   w.block('shard-0', { confirms: w.confirmsFor('shard-0') });
   assert.equal(supplyOf(w.get('shard-0')).outboxPending, 0n);
   assert.equal(w.get('shard-0').outbox['shard-1']!.confirmedUpTo, 1);
+});
+
+test('supply over states that are not a consistent cut (one chain ahead of another) is undecided, not broken', () => {
+  const w = world();
+  const src0 = w.get('shard-0');
+  const dest0 = w.get('shard-1');
+  const rc = w.block('shard-0', { txs: [w.tx(a, { type: 'transfer', to: c.address, amount: 7n * TOP })] }).outgoingReceipts[0]!;
+  const src1 = w.get('shard-0');
+  w.block('shard-1', { receipts: [rc] });
+  const dest1 = w.get('shard-1');
+  w.block('shard-0', { confirms: w.confirmsFor('shard-0') });
+  const src2 = w.get('shard-0');
+  const beacon = w.get('beacon');
+  // Every consistent pair of heights holds.
+  for (const [s, d] of [[src0, dest0], [src1, dest0], [src1, dest1], [src2, dest1]] as const) {
+    const r = checkSupply([beacon, s, d], w.supply);
+    assert.ok(r.ok && r.consistent, r.message);
+  }
+  // The destination credited a receipt the source's state has not sent: 7 TOP would count twice.
+  const ahead = checkSupply([beacon, src0, dest1], w.supply);
+  assert.equal(ahead.consistent, false);
+  assert.equal(ahead.ok, false);
+  assert.match(ahead.message, /not a consistent cut \(shard-1@1 applied receipts from shard-0 up to id 1, shard-0@0 has sent up to 0\)/);
+  assert.equal(ahead.actual - ahead.expected, 7n * TOP, 'what an unguarded check would call broken');
+  // The source saw the confirm of a receipt the destination's state has not applied: 7 TOP would vanish.
+  const confirmed = checkSupply([beacon, src2, dest0], w.supply);
+  assert.equal(confirmed.consistent, false);
+  assert.match(confirmed.message, /shard-0@2 saw receipts to shard-1 confirmed up to id 1, shard-1@0 has applied up to 0/);
+  // A real imbalance on a consistent cut is still broken.
+  const minted = { ...dest1, accounts: { ...dest1.accounts, [c.address]: { ...dest1.accounts[c.address]!, balance: dest1.accounts[c.address]!.balance + 1n } } };
+  const broken = checkSupply([beacon, src2, minted], w.supply);
+  assert.equal(broken.consistent, true);
+  assert.equal(broken.ok, false);
+  assert.match(broken.message, /^supply broken/);
 });
 
 test('receipt ids are monotonic per pair; a gap is refused until filled', () => {

@@ -206,7 +206,7 @@ test('chain: blocks, block time, txs by result, bounded chain label', async () =
   assert.equal(await value(m.mempoolTxs, { chain: 'shard-0' }), 3);
 });
 
-test('chain: supply kinds partition genesis + issued; supply_ok follows the invariant', async () => {
+test('chain: supply kinds partition genesis + issued; supply_ok follows the invariant and keeps its value while undecidable', async () => {
   const params = { ...DEVNET_PARAMS, shardCount: 2 };
   const a = 'aa'.repeat(32);
   const b = 'bb'.repeat(32);
@@ -235,6 +235,16 @@ test('chain: supply kinds partition genesis + issued; supply_ok follows the inva
   home.accounts[a]!.balance += 1n; // value from nowhere
   m.observeSupply(checkSupply(states, g.supply));
   assert.equal(await value(m.supplyOk), 0);
+  home.accounts[a]!.balance -= 1n;
+  m.observeSupply(checkSupply(states, g.supply));
+  assert.equal(await value(m.supplyOk), 1);
+  // One chain ahead of another (a receipt applied that the source has not sent here): undecided, the gauge keeps its value.
+  const other = states.find((s) => s !== home && s.chain !== 'beacon')!;
+  other.inbox[home.chain] = 1;
+  const undecided = checkSupply(states, g.supply);
+  assert.equal(undecided.consistent, false);
+  m.observeSupply(undecided);
+  assert.equal(await value(m.supplyOk), 1);
 });
 
 test('chain: finality by kind (block: commit → final; tx: admission → final), receipts, verifications', async () => {
