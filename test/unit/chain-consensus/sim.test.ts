@@ -56,6 +56,16 @@ test('liveness after crashed leaders: commits continue (n=4 one crash, n=7 two c
   }
 });
 
+/** Runs a schedule to GST, then 4 s more: safe, and every honest node commits at least 10 more blocks. */
+function assertCommitsAfterGst(p: ConstructorParameters<typeof Simulator>[0] & { gstMs: number }): void {
+  const sim = new Simulator(p);
+  sim.runUntil(p.gstMs);
+  const atGst = heights(sim);
+  sim.runUntil(p.gstMs + 4000);
+  sim.checkSafety();
+  heights(sim).forEach((h, i) => assert.ok(h >= (atGst[i] ?? 0) + 10, `node ${i}: ${atGst[i]} → ${h}`));
+}
+
 const behaviors: ByzantineBehavior[] = ['equivocate', 'conflictingVotes', 'withhold', 'invalid', 'fork', 'mixed'];
 
 test('property: safety with one Byzantine node under random schedules; liveness after GST', () => {
@@ -92,13 +102,7 @@ test('a block asked of a silent peer is asked again of everyone once views move 
   // Found by the property above: node 2 asked the equivocator for a height-2 block it never sent; the
   // others kept forming QCs, so node 2's view timer never fired to retry, it never voted again, and with
   // the equivocator's votes split no QC chain reached a commit.
-  const p = { seed: 29, n: 4, dropRate: 0.3259657297749073, duplicateRate: 0, maxDelayMs: 11, gstMs: 1452 };
-  const sim = new Simulator({ ...p, byzantine: { index: 1, behavior: 'equivocate' } });
-  sim.runUntil(p.gstMs);
-  const atGst = heights(sim);
-  sim.runUntil(p.gstMs + 4000);
-  sim.checkSafety();
-  heights(sim).forEach((h, i) => assert.ok(h >= (atGst[i] ?? 0) + 10, `node ${i}: ${atGst[i]} → ${h}`));
+  assertCommitsAfterGst({ seed: 29, n: 4, dropRate: 0.3259657297749073, duplicateRate: 0, maxDelayMs: 11, gstMs: 1452, byzantine: { index: 1, behavior: 'equivocate' } });
 });
 
 test('a timeout lost before GST is resent, not left to the backed-off timer (fast-check counterexample)', () => {
@@ -106,13 +110,7 @@ test('a timeout lost before GST is resent, not left to the backed-off timer (fas
   // so no TC formed; the members that had timed out waited out their backed-off timers (3 s) before
   // sending them again, and then a Byzantine leader's view cost another 3 s: nothing committed for
   // 5 s after GST. Each member now resends its timeout every base timeout while the view lasts.
-  const p = { seed: 14, n: 7, dropRate: 0.34501658193767076, duplicateRate: 0, maxDelayMs: 12, gstMs: 1453 };
-  const sim = new Simulator({ ...p, byzantine: { index: 5, behavior: 'equivocate' } });
-  sim.runUntil(p.gstMs);
-  const atGst = heights(sim);
-  sim.runUntil(p.gstMs + 4000);
-  sim.checkSafety();
-  heights(sim).forEach((h, i) => assert.ok(h >= (atGst[i] ?? 0) + 10, `node ${i}: ${atGst[i]} → ${h}`));
+  assertCommitsAfterGst({ seed: 14, n: 7, dropRate: 0.34501658193767076, duplicateRate: 0, maxDelayMs: 12, gstMs: 1453, byzantine: { index: 5, behavior: 'equivocate' } });
 });
 
 test('equivocation by a Byzantine leader/voter produces verified evidence', () => {
