@@ -22,7 +22,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { distBin } from '../../common/paths.js';
-import { nodeFlagsFor } from '../node/heap-flags.js';
+import { NODE_HEAP_FLAGS } from '../node/heap-flags.js';
 import { DEFAULT_TIMING } from '../node/runtime-types.js';
 import { writeGenesis, writeNodeConfig, type GenesisFile } from '../node/config.js';
 import { keyPairFromSeed, writeKeyFile, type KeyPair } from '../node/keys.js';
@@ -46,9 +46,8 @@ export interface DevnetOptions {
   readonly logLevel?: string;
   readonly timing?: GenesisFile['timing'];
   /**
-   * Extra node flags for every node process (e.g. ['--cpu-prof']), after nodeFlagsFor(nodes)
-   * (chain/node/heap-flags.ts: heap sizes, and `--single-threaded` when the nodes outnumber the
-   * cores; a later flag wins, so these can override them, e.g. `--no-single-threaded`). Also from TOPCHAIN_NODE_ARGS (space-separated).
+   * Extra node flags for every node process (e.g. ['--cpu-prof']), after NODE_HEAP_FLAGS (a later
+   * flag wins, so these can override them). Also from TOPCHAIN_NODE_ARGS (space-separated).
    */
   readonly execArgv?: readonly string[];
   /** ms to wait for all nodes to serve. Default 60000. */
@@ -284,7 +283,7 @@ export class Devnet {
     if (!n) throw new DevnetError(`no node ${i}`);
     if (n.proc) return;
     const log = createWriteStream(join(n.dir, 'node.log'), { flags: 'a' });
-    const argv = [process.execPath, ...nodeFlagsFor(this.nodes.length), ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
+    const argv = [process.execPath, ...NODE_HEAP_FLAGS, ...this.execArgv, distBin('chain/cli'), 'start', '--config', join(n.dir, 'config.json'), '--stdin-lifeline'];
     const full = [...(this.opts.wrapFor?.(i) ?? this.wrap), ...argv];
     const proc = spawn(full[0]!, full.slice(1), {
       // stdin is a lifeline: if this launcher dies, the pipe closes and the node stops itself.

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
-import { nodeFlagsFor } from '../../chain/node/heap-flags.js';
+import { NODE_HEAP_FLAGS } from '../../chain/node/heap-flags.js';
 import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.js';
 import { writeKeyFile, type KeyPair } from '../../chain/node/keys.js';
 import { execFile } from 'node:child_process';
@@ -43,11 +43,10 @@ test('devnet of node processes: intra/cross-shard transfers final, kill + restar
   try {
     await d.start();
     assert.equal(d.pids().length, 12);
-    // Every node runs with the heap settings (they only work on the node command line), and
-    // single-threaded V8 where the 12 processes outnumber the cores.
+    // Every node runs with the heap settings (they only work on the node command line).
     for (const pid of d.pids()) {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (const f of nodeFlagsFor(12)) assert.ok(argv.includes(f), `node ${pid} runs without ${f}: ${argv.join(' ')}`);
+      for (const f of NODE_HEAP_FLAGS) assert.ok(argv.includes(f), `node ${pid} runs without ${f}: ${argv.join(' ')}`);
     }
     const urls = d.rpcUrls();
     await waitFor('every node sees final blocks on every chain', async () => {
