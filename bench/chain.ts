@@ -159,7 +159,8 @@ async function measureVerify(ms: number): Promise<number> {
     parentPort.postMessage(n / (workerData.ms / 1000));
   `;
   const rates = await Promise.all(
-    Array.from({ length: availableParallelism() }, (_, i) => i).map(
+    Array.from(
+      { length: availableParallelism() },
       () =>
         new Promise<number>((resolve, reject) => {
           const w = new Worker(code, { eval: true, workerData: { ms } });

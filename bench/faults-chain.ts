@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import type { Devnet } from '../chain/devnet/devnet.js';
 import { repoRoot } from '../common/paths.js';
-import { rpcCall, RpcCallError } from '../chain/node/rpc-client.js';
+import { decidedSupply, rpcCall, RpcCallError, type SupplyAnswer } from '../chain/node/rpc-client.js';
 import type { KeyPair } from '../chain/node/keys.js';
 import type { RpcCallFn } from '../relay/payments/chain-rpc.js';
 import { channelIdFor, homeChain, signPaymentReceipt, signTx, txHash, UNIT, type ChainName, type SignedTx, type TxOp } from '../chain/state/index.js';
@@ -337,12 +337,7 @@ export class Harness {
   async checkSupplyAll(): Promise<void> {
     for (const i of this.liveIdx().filter((x) => this.d.nodes[x]!.proc !== null)) {
       try {
-        const until = Date.now() + SUPPLY_CUT_WAIT_MS;
-        let s = await this.call<{ ok: boolean; consistent: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
-        while (!s.consistent && Date.now() < until) {
-          await sleep(200);
-          s = await this.call<{ ok: boolean; consistent: boolean; message: string }>(this.urls[i]!, 'supply_get', [], 8000);
-        }
+        const s = await decidedSupply(() => this.call<SupplyAnswer>(this.urls[i]!, 'supply_get', [], 8000), SUPPLY_CUT_WAIT_MS);
         if (!s.ok) {
           this.supplyViolations++;
           this.fail(`node ${i}: supply: ${s.message}`);

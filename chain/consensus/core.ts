@@ -301,7 +301,12 @@ function timeoutDuration(s: ConsensusState): number {
 /** Arms the view timer; on entering a view (`entering`) the leader's idle pause is added (cfg.idleGraceMs). */
 function scheduleTimeout(s: ConsensusState, out: Out, entering = false): void {
   const grace = entering ? Math.max(0, s.cfg.idleGraceMs?.(s.highQC) ?? 0) : 0;
-  s.timerAt = s.now + timeoutDuration(s) + grace;
+  armTimer(s, out, timeoutDuration(s) + grace);
+}
+
+/** The view timer fires `delayMs` from now (an earlier arming of it is void). */
+function armTimer(s: ConsensusState, out: Out, delayMs: number): void {
+  s.timerAt = s.now + delayMs;
   out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view: s.view });
 }
 
@@ -570,8 +575,7 @@ function onTimer(s: ConsensusState, view: number, out: Out): void {
     // Still stuck in a view this member gave up on: its timeout may have been lost, so resend it
     // (with the current highQC, which the signature does not cover) every base timeout. The backoff
     // grows once per view given up, not per resend.
-    s.timerAt = s.now + s.p.baseTimeoutMs;
-    out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view });
+    armTimer(s, out, s.p.baseTimeoutMs);
     out.push({ type: 'broadcast', msg: { ...own, highQC: s.highQC } });
   } else localTimeout(s, out);
   // Retry outstanding block fetches from everyone.
@@ -589,8 +593,7 @@ function localTimeout(s: ConsensusState, out: Out): void {
     return;
   }
   const view = s.view;
-  s.timerAt = s.now + s.p.baseTimeoutMs;
-  out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view });
+  armTimer(s, out, s.p.baseTimeoutMs);
   if (s.lastTimeoutView < view) s.lastTimeoutView = view;
   const msg: TimeoutMsg = { type: 'timeout', view, signer: s.self, signature: (s.cfg.signer as Signer).sign(timeoutSigningBytes(s.ctx, view)), highQC: s.highQC };
   s.ownTimeout = msg;

@@ -25,6 +25,28 @@ export async function rpcCall<T = unknown>(url: string, method: string, params: 
   return j.result as T;
 }
 
+/** Part of what `supply_get` returns (rpc-methods.ts). */
+export interface SupplyAnswer {
+  readonly ok: boolean;
+  /** False while the node's chains are not a consistent cut (chain/state/supply.ts): ok is undecided. */
+  readonly consistent: boolean;
+  readonly message: string;
+}
+
+/**
+ * A node's supply verdict: `ask` (its supply_get) again every 200 ms while its chains are not a
+ * consistent cut (it is catching up one chain ahead of another), for up to `waitMs`; the last answer.
+ */
+export async function decidedSupply(ask: () => Promise<SupplyAnswer>, waitMs = 20_000): Promise<SupplyAnswer> {
+  const until = Date.now() + waitMs;
+  let s = await ask();
+  while (!s.consistent && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    s = await ask();
+  }
+  return s;
+}
+
 /** What `account_get` returns about nonces (`pendingNonce` is absent from older nodes). */
 export interface AccountNonces {
   readonly nonce: number;

@@ -1,6 +1,6 @@
 /** RPC views and checks shared by the devnet e2e tests (chain-epoch, chain-outsider, chain-devnet, payments-attacks-chain). */
 import assert from 'node:assert/strict';
-import { rpcCall } from '../../chain/node/rpc-client.js';
+import { decidedSupply, rpcCall, type SupplyAnswer } from '../../chain/node/rpc-client.js';
 
 export interface ChainStatusView {
   chains: Array<{ chain: string; height: number; finalHeight: number; validator: boolean; epoch: number }>;
@@ -144,12 +144,7 @@ export async function assertSameBlocks(urls: readonly string[], chain: string, f
  */
 export async function assertSupplyOk(urls: readonly string[]): Promise<void> {
   for (const u of urls) {
-    const until = Date.now() + 20_000;
-    let s = await rpcCall<{ ok: boolean; consistent: boolean; message: string }>(u, 'supply_get');
-    while (!s.consistent && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 200));
-      s = await rpcCall<{ ok: boolean; consistent: boolean; message: string }>(u, 'supply_get');
-    }
+    const s = await decidedSupply(() => rpcCall<SupplyAnswer>(u, 'supply_get'));
     assert.equal(s.ok, true, `supply on ${u}: ${s.message}`);
   }
 }
