@@ -6,14 +6,19 @@
  * behind polls every POLL_MS (a restarted node knows nothing of the network's height) with
  * `max: 0`: the answer is the peer's tip and the audits the asker misses, never blocks, since the
  * blocks a busy node has not applied yet are already on their way to it as announcements.
- * A node that is behind by one or two heights while its tip still advances is only receiving
- * announcements late (its queue is busy), not missing them: it asks only once its tip has not
- * moved for STALL_MS, or when it is more than LAG_BLOCKS behind. For heights the asker already
+ * A height counts as missing only if its block is not here (queued, buffered, or in a response
+ * being applied): a busy node whose queue holds the next blocks is slow, not behind, and asking
+ * would only fetch and decode them twice. A node asks when more than LAG_BLOCKS heights are
+ * missing, when one or two have been missing for STALL_MS (an announcement of height h can
+ * arrive just before the block itself, from another validator), or, as a safety net, when its
+ * tip has not moved for STUCK_MS while a higher height is known. For heights the asker already
  * holds, a response carries only the audit certificate, never the block again.
  */
 
-/** Tip unchanged this long while behind: ask a peer. */
+/** A height missing (not held) this long: ask a peer. */
 export const STALL_MS = 1000;
+/** Tip unchanged this long while a higher height is known, even if its blocks are held: ask a peer. */
+export const STUCK_MS = 5000;
 /** Behind by more than this many heights: ask at once. */
 export const LAG_BLOCKS = 2;
 /** A node that is not behind asks for the network's tip this often. */
@@ -68,6 +73,8 @@ export class ChainSync {
   /** Tip height when last seen moving, and when. */
   private tipSeen = -1;
   private tipMovedAt = 0;
+  /** The lowest missing height and since when it has been missing (undefined: none missing). */
+  private gap: { height: number; since: number } | undefined;
   /** Highest block height of the responses waiting on the serial queue (0 when none). */
   private applyingThrough = 0;
 
@@ -90,8 +97,12 @@ export class ChainSync {
     const known = ctx.knownHeight();
     const lag = Math.max(known - height, ctx.hasPending() ? LAG_BLOCKS : 0);
     // Blocks already here (queued, buffered, or in a response being applied) are not missing.
-    const missing = known - Math.max(height, ctx.heldThrough(), this.applyingThrough);
-    const behind = missing > LAG_BLOCKS || (lag > 0 && now - this.tipMovedAt >= STALL_MS);
+    const here = Math.max(height, ctx.heldThrough(), this.applyingThrough);
+    const missing = known - here;
+    if (missing <= 0) this.gap = undefined;
+    else if (this.gap?.height !== here + 1) this.gap = { height: here + 1, since: now };
+    const gapStalled = this.gap !== undefined && now - this.gap.since >= STALL_MS;
+    const behind = missing > LAG_BLOCKS || gapStalled || (lag > 0 && now - this.tipMovedAt >= STUCK_MS);
     if (!behind && now - this.lastSyncAt < POLL_MS) return;
     if (!(behind && continuing) && now - this.lastSyncAt < MIN_REQUEST_GAP_MS) return;
     this.lastSyncAt = now;

@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChainSync, LAG_BLOCKS, MIN_REQUEST_GAP_MS, POLL_MS, STALL_MS, type SyncContext, type SyncRequest, type SyncResponse } from '../../../chain/node/chain-sync.js';
+import { ChainSync, LAG_BLOCKS, MIN_REQUEST_GAP_MS, POLL_MS, STALL_MS, STUCK_MS, type SyncContext, type SyncRequest, type SyncResponse } from '../../../chain/node/chain-sync.js';
 import type { AuditRecord, BlockRecord } from '../../../chain/node/payload.js';
 import type { RuntimeHost } from '../../../chain/node/runtime-types.js';
 
@@ -83,7 +83,7 @@ test('malformed response entries are skipped, the good ones still apply', async 
   assert.deepEqual(asker.committed, [1, 2, 3]);
 });
 
-test('a node one block behind whose tip still moves does not ask; a stalled or far-behind one does', () => {
+test('a node one block behind whose tip still moves does not ask; one whose next block stays missing, or far behind, does', () => {
   mock.timers.enable({ apis: ['Date'], now: 100_000 });
   try {
     const c = fakeChain({ height: 10, audited: 10, known: 11 });
@@ -101,10 +101,10 @@ test('a node one block behind whose tip still moves does not ask; a stalled or f
     assert.equal(c.sent.length, 0, 'the tip moved: still receiving announcements');
     mock.timers.tick(STALL_MS - 1);
     sync.maybeSync();
-    assert.equal(c.sent.length, 0, 'behind, but the tip moved less than STALL_MS ago');
+    assert.equal(c.sent.length, 0, 'height 12 missing for less than STALL_MS');
     mock.timers.tick(1);
     sync.maybeSync();
-    assert.equal(c.sent.length, 1, 'tip stalled for STALL_MS while behind: ask');
+    assert.equal(c.sent.length, 1, 'height 12 missing for STALL_MS: ask');
     assert.deepEqual(c.sent[0]!.msg.body, { from: 12, max: 32, auditFrom: 11 });
     assert.equal(c.sent[0]!.to, 'v1', 'a validator of the chain is preferred');
 
@@ -150,21 +150,22 @@ test('a node that is not behind polls for the tip only: the answer carries audit
   }
 });
 
-test('blocks already queued or buffered are not missing: no sync while the queue works through them, until the tip stalls', () => {
+test('blocks already queued or buffered are not missing: no sync while the queue works through them; a height missing above them is asked for after STALL_MS', () => {
   mock.timers.enable({ apis: ['Date'], now: 100_000 });
   try {
     const c = fakeChain({ height: 10, audited: 10, known: 10 + LAG_BLOCKS + 3, held: 10 + LAG_BLOCKS + 3 });
     const sync = new ChainSync(c.ctx);
     sync.maybeSync();
     assert.deepEqual(c.sent.map((s) => (s.msg.body as SyncRequest).max), [0], 'only the first poll: nothing is missing');
-    mock.timers.tick(STALL_MS - 1);
+    mock.timers.tick(STALL_MS);
     sync.maybeSync();
-    assert.equal(c.sent.length, 1);
-    // One height above the held run is missing: still within LAG_BLOCKS, wait.
+    assert.equal(c.sent.length, 1, 'the tip has not moved for STALL_MS, but every known block is held: a busy queue, not a gap');
+    // One height above the held run is missing: within LAG_BLOCKS, wait STALL_MS from now.
     c.state.known += 1;
     sync.maybeSync();
-    assert.equal(c.sent.length, 1);
-    // The queue makes no progress for STALL_MS: ask for the blocks.
+    mock.timers.tick(STALL_MS - 1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 1, 'missing for less than STALL_MS');
     mock.timers.tick(1);
     sync.maybeSync();
     assert.equal(c.sent.length, 2);
@@ -174,6 +175,29 @@ test('blocks already queued or buffered are not missing: no sync while the queue
     const gap = fakeChain({ height: 10, audited: 10, known: 12 + LAG_BLOCKS + 1, held: 12 });
     new ChainSync(gap.ctx).maybeSync();
     assert.equal((gap.sent[0]!.msg.body as SyncRequest).max, 32);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a queue that holds the next blocks but makes no progress for STUCK_MS asks anyway', () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const c = fakeChain({ height: 10, audited: 10, known: 12, held: 12 });
+    const sync = new ChainSync(c.ctx);
+    sync.maybeSync();
+    assert.deepEqual(c.sent.map((s) => (s.msg.body as SyncRequest).max), [0]);
+    mock.timers.tick(STUCK_MS - MIN_REQUEST_GAP_MS);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 2, 'a periodic poll only');
+    assert.equal((c.sent[1]!.msg.body as SyncRequest).max, 0);
+    mock.timers.tick(MIN_REQUEST_GAP_MS - 1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 2);
+    mock.timers.tick(1);
+    sync.maybeSync();
+    assert.equal(c.sent.length, 3);
+    assert.deepEqual(c.sent[2]!.msg.body, { from: 11, max: 32, auditFrom: 11 }, 'tip stuck with blocks held: fetch them');
   } finally {
     mock.timers.reset();
   }
