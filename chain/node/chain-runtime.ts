@@ -512,7 +512,7 @@ export class ChainRuntime {
   /**
    * A validator of the height's group announced a block of that height (the block itself or a
    * `commit-hint`): the height counts towards sync (chain-sync.ts fetches it if the block does
-   * not come, once the tip stalls). An announcement from outside the group, or more than
+   * not come within STALL_MS). An announcement from outside the group, or more than
    * MAX_HINT_AHEAD above the tip, moves nothing. Returns whether the height was noted.
    */
   private noteAnnounced(from: string, h: unknown): boolean {
