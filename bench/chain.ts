@@ -54,7 +54,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { Devnet } from '../chain/devnet/devnet.js';
-import { rpcCall } from '../chain/node/rpc-client.js';
+import { postJsonRpc, rpcCall } from '../chain/node/rpc-client.js';
 import { DEFAULT_TIMING } from '../chain/node/runtime-types.js';
 import type { KeyPair } from '../chain/node/keys.js';
 import { homeChain, signTx, txHash, UNIT, type SignedTx } from '../chain/state/index.js';
@@ -371,12 +371,12 @@ async function main(): Promise<void> {
           }
           submitted += part.length;
           sends.push(
-            fetch(url, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json' },
-              body: JSON.stringify(part.map((x, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_submit', params: [x.stx] })), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-            })
-              .then((r) => r.json() as Promise<Array<{ id: number; error?: { message: string } }>>)
+            postJsonRpc(
+              url,
+              JSON.stringify(part.map((x, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_submit', params: [x.stx] })), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+              60_000,
+            )
+              .then((a) => a as Array<{ id: number; error?: { message: string } }>)
               .then((res) => {
                 for (const r of res) {
                   if (!r.error) continue;

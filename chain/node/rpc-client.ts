@@ -1,4 +1,4 @@
-/** Minimal JSON-RPC 2.0 client over HTTP (global fetch). */
+/** Minimal JSON-RPC 2.0 client over HTTP (global fetch, kept-alive connections). */
 export class RpcCallError extends Error {
   override name = 'RpcCallError';
   constructor(
@@ -12,15 +12,39 @@ export class RpcCallError extends Error {
 
 let nextId = 1;
 
+/** Error codes (undici's and the socket's) of a connection closed under a request before its response arrived. */
+const RESET_CODES: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE']);
+
+/** True if `e` (from fetch or from reading its body) is a connection reset (RESET_CODES), not a timeout or an HTTP answer. */
+export function isConnectionReset(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' && RESET_CODES.has(cause.code);
+}
+
+/**
+ * POSTs a JSON-RPC request (or batch) and returns the parsed answer. A connection reset before
+ * the answer is retried once on a new connection: a node closes a kept-alive connection after
+ * its idle timeout, and a request sent just then meets "other side closed" although the node
+ * never read it. Every topchain method may be sent twice: reads are reads, and `tx_submit` of
+ * the same signed tx is admitted once (the pool and the forwarded-slot map key it by hash; if
+ * it already committed, the second answer is a stale-nonce error). A timeout is never retried.
+ */
+export async function postJsonRpc(url: string, body: string, timeoutMs = 10_000): Promise<unknown> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal });
+      return await res.json();
+    } catch (e) {
+      if (attempt > 0 || signal.aborted || !isConnectionReset(e)) throw e;
+    }
+  }
+}
+
 /** Calls `method`; resolves with `result` or throws RpcCallError (JSON-RPC error) / Error (transport). */
 export async function rpcCall<T = unknown>(url: string, method: string, params: unknown[] | Record<string, unknown> = [], timeoutMs = 10_000): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const j = (await res.json()) as { result?: T; error?: { code: number; message: string; data?: unknown } };
+  const body = JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const j = (await postJsonRpc(url, body, timeoutMs)) as { result?: T; error?: { code: number; message: string; data?: unknown } };
   if (j.error) throw new RpcCallError(j.error.code, j.error.message, j.error.data);
   return j.result as T;
 }
