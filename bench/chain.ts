@@ -371,21 +371,15 @@ async function main(): Promise<void> {
           }
           submitted += part.length;
           sends.push(
-            postJsonRpc(
-              url,
-              JSON.stringify(part.map((x, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_submit', params: [x.stx] })), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
-              60_000,
-            )
-              .then((a) => a as Array<{ id: number; error?: { message: string } }>)
-              .then((res) => {
-                for (const r of res) {
-                  if (!r.error) continue;
-                  rejected++;
-                  if (rejected <= 5) say(`rejected: ${r.error.message}`);
-                  const x = part[r.id];
-                  if (x) pending.delete(x.hash);
-                }
-              }),
+            postJsonRpc(url, part.map((x, j) => ({ jsonrpc: '2.0', id: j, method: 'tx_submit', params: [x.stx] })), 60_000).then((answer) => {
+              for (const r of answer as Array<{ id: number; error?: { message: string } }>) {
+                if (!r.error) continue;
+                rejected++;
+                if (rejected <= 5) say(`rejected: ${r.error.message}`);
+                const x = part[r.id];
+                if (x) pending.delete(x.hash);
+              }
+            }),
           );
         }
       }

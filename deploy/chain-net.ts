@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { distBin } from '../common/paths.js';
 import { Devnet } from '../chain/devnet/devnet.js';
-import { RpcCallError } from '../chain/node/rpc-client.js';
+import { jsonRpcBody, RpcCallError } from '../chain/node/rpc-client.js';
 import type { RpcCallFn } from '../relay/payments/chain-rpc.js';
 import type { Proc } from './procs.js';
 import type { Testnet } from './testnet.js';
@@ -41,7 +41,7 @@ let rpcId = 1;
 
 /** JSON-RPC 2.0 over HTTP on a Unix socket (bigints sent as decimal strings). */
 export function unixRpcCall(socketPath: string, method: string, params: unknown[] | Record<string, unknown> = [], timeoutMs = 10_000): Promise<unknown> {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: rpcId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const body = jsonRpcBody({ jsonrpc: '2.0', id: rpcId++, method, params });
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, path: '/', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];

@@ -21,15 +21,21 @@ export function isConnectionReset(e: unknown): boolean {
   return typeof cause?.code === 'string' && RESET_CODES.has(cause.code);
 }
 
+/** The JSON text of a JSON-RPC request or batch: bigints as decimal strings (as the node's amounts). */
+export function jsonRpcBody(request: unknown): string {
+  return JSON.stringify(request, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
 /**
- * POSTs a JSON-RPC request (or batch) and returns the parsed answer. A connection reset before
+ * POSTs a JSON-RPC request (or batch, encoded by jsonRpcBody) and returns the parsed answer. A connection reset before
  * the answer is retried once on a new connection: a node closes a kept-alive connection after
  * its idle timeout, and a request sent just then meets "other side closed" although the node
  * never read it. Every topchain method may be sent twice: reads are reads, and `tx_submit` of
  * the same signed tx is admitted once (the pool and the forwarded-slot map key it by hash; if
  * it already committed, the second answer is a stale-nonce error). A timeout is never retried.
  */
-export async function postJsonRpc(url: string, body: string, timeoutMs = 10_000): Promise<unknown> {
+export async function postJsonRpc(url: string, request: unknown, timeoutMs = 10_000): Promise<unknown> {
+  const body = jsonRpcBody(request);
   const signal = AbortSignal.timeout(timeoutMs);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -43,8 +49,7 @@ export async function postJsonRpc(url: string, body: string, timeoutMs = 10_000)
 
 /** Calls `method`; resolves with `result` or throws RpcCallError (JSON-RPC error) / Error (transport). */
 export async function rpcCall<T = unknown>(url: string, method: string, params: unknown[] | Record<string, unknown> = [], timeoutMs = 10_000): Promise<T> {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  const j = (await postJsonRpc(url, body, timeoutMs)) as { result?: T; error?: { code: number; message: string; data?: unknown } };
+  const j = (await postJsonRpc(url, { jsonrpc: '2.0', id: nextId++, method, params }, timeoutMs)) as { result?: T; error?: { code: number; message: string; data?: unknown } };
   if (j.error) throw new RpcCallError(j.error.code, j.error.message, j.error.data);
   return j.result as T;
 }

@@ -8,7 +8,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { RpcCallError } from '../../chain/node/rpc-client.js';
+import { jsonRpcBody, RpcCallError } from '../../chain/node/rpc-client.js';
 import type { RpcCallFn } from '../../relay/payments/chain-rpc.js';
 
 let nextId = 1;
@@ -18,7 +18,7 @@ export class RpcTransportError extends Error {
 }
 
 export const freshRpcCall: RpcCallFn = <T = unknown>(url: string, method: string, params: unknown[] | Record<string, unknown> = [], timeoutMs = 10_000): Promise<T> => {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  const body = jsonRpcBody({ jsonrpc: '2.0', id: nextId++, method, params });
   const u = new URL(url);
   const request = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<T>((resolve, reject) => {

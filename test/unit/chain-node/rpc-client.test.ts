@@ -67,7 +67,7 @@ test('postJsonRpc: a timeout is not retried', async () => {
   await withServer(
     () => undefined, // never answers
     async (url, count) => {
-      const err = await postJsonRpc(url, '{"jsonrpc":"2.0","id":1,"method":"ping"}', 150).then(
+      const err = await postJsonRpc(url, { jsonrpc: '2.0', id: 1, method: 'ping' }, 150).then(
         () => assert.fail('resolved'),
         (e: unknown) => e,
       );
