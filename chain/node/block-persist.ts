@@ -1,7 +1,7 @@
 /**
  * Store layout of one chain's committed blocks (classic-level via store.ts):
  * - `blk/<chain>/<height>`: the BlockRecord, written atomically with its tx index entries
- *   (`tx/<hash>`), the host's extra records (the beacon's election `ep/<k>`), every
+ *   (`tx/<hash>`, tx-index.ts), the host's extra records (the beacon's election `ep/<k>`), every
  *   `snapshotEvery` blocks the state snapshot (`st/<chain>`), and for chains without auditors
  *   the final height (`fin/<chain>`);
  * - on load, the snapshot is read and the blocks stored after it are replayed (each must
@@ -13,6 +13,7 @@ import type { BlockResult, ChainState } from '../state/types.js';
 import { decodePayload, type BlockRecord, type PayloadV1 } from './payload.js';
 import { heightKey, type BatchOp } from './store.js';
 import { hashOf, type RuntimeHost } from './runtime-types.js';
+import { indexedTx, txIndexKey, txLocationValue } from './tx-index.js';
 import type { ChainRuntime } from './chain-runtime.js';
 
 export class StoreReplayError extends Error {
@@ -65,14 +66,14 @@ export async function commitBatch(host: RuntimeHost, rt: ChainRuntime, chain: st
   for (let i = 0; i < payload.body.txs.length; i++) {
     const stx = payload.body.txs[i]!;
     const r = result.results[payload.body.confirms.length + payload.body.receipts.length + i];
-    const key = `tx/${hashOf(stx)}`;
+    const hash = hashOf(stx);
     // A tx re-included after it was applied (e.g. a nonce-free claim gossiped again) is
     // `invalid` there and changes nothing: the index keeps pointing at where it took effect.
     if (r?.status === 'invalid') {
-      const prev = await host.store.get<{ height: number; result?: { status?: string } }>(key);
-      if (prev && prev.height < block.height && prev.result?.status !== 'invalid') continue;
+      const prev = await indexedTx(host.store, hash);
+      if (prev && prev.loc.height < block.height && prev.result?.status !== 'invalid') continue;
     }
-    ops.push({ type: 'put', key, value: { chain, height: block.height, index: i, result: r } });
+    ops.push({ type: 'put', key: txIndexKey(hash), value: txLocationValue(chain, block.height, i) });
   }
   if (w.snapshot) ops.push({ type: 'put', key: `st/${chain}`, value: { height: block.height, state: result.state } });
   if (w.finalOnCommit) ops.push({ type: 'put', key: `fin/${chain}`, value: { height: block.height } });

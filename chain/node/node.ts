@@ -37,6 +37,7 @@ import { verifyBytes, type KeyPair } from './keys.js';
 import type { Network } from './net.js';
 import type { BlockRecord, PayloadV1 } from './payload.js';
 import type { BatchOp, KvStore } from './store.js';
+import { indexedTx } from './tx-index.js';
 import { CommitteeSchedule, committeesFromGenesis } from './epochs.js';
 import { p2pEndpointFor, RegistryPeerFeed } from './peer-book.js';
 import type { Committees } from '../state/election.js';
@@ -476,11 +477,11 @@ export class ChainNode {
 
   /** Tx status: pending (in a mempool here), committed, final, or unknown. */
   async txStatus(hash: string): Promise<{ status: 'pending' | 'committed' | 'final' | 'unknown'; chain?: string; height?: number; result?: unknown }> {
-    const idx = await this.opts.store.get<{ chain: string; height: number; index: number; result: unknown }>(`tx/${hash}`);
+    const idx = await indexedTx(this.opts.store, hash);
     if (idx) {
-      const rt = this.runtimes.get(idx.chain);
-      const final = rt !== undefined && idx.height <= rt.finalHeight;
-      return { status: final ? 'final' : 'committed', chain: idx.chain, height: idx.height, result: idx.result };
+      const rt = this.runtimes.get(idx.loc.chain);
+      const final = rt !== undefined && idx.loc.height <= rt.finalHeight;
+      return { status: final ? 'final' : 'committed', chain: idx.loc.chain, height: idx.loc.height, result: idx.result };
     }
     for (const rt of this.runtimes.values()) if (rt.mempool.has(hash)) return { status: 'pending', chain: rt.chain };
     const fwd = this.submitted.get(hash);

