@@ -10,7 +10,7 @@ import {
   accountOf,
   applyTx,
   checkSupply,
-  decodeJson,
+  reviveJson,
   evidenceKey,
   genesis as buildGenesis,
   hashCanonical,
@@ -370,9 +370,9 @@ export class ChainNode {
     if (raw === null || typeof raw !== 'object') throw new TxRejected('tx', 'expected {tx, signature}');
     let stx: SignedTx;
     try {
-      stx = decodeJson<SignedTx>(JSON.stringify(raw));
+      stx = reviveJson<SignedTx>(raw);
     } catch (e) {
-      // JSON nested too deeply (RangeError / SyntaxError), or a value JSON cannot carry
+      // nested too deeply (SyntaxError)
       throw new TxRejected('tx', `not a JSON tx: ${(e as Error).message}`);
     }
     if (!stx.tx || typeof stx.tx !== 'object') throw new TxRejected('tx', 'missing tx');
