@@ -194,7 +194,6 @@ export class ChainRuntime {
       height: () => this.height,
       finalHeight: () => this.finalHeight,
       knownHeight: () => this.knownHeight,
-      noteHeight: (h) => this.noteHeight(h),
       hasPending: () => this.pendingCommits.size > 0,
       heldThrough: () => {
         let h = this.height;
@@ -295,7 +294,7 @@ export class ChainRuntime {
       // Catch up from peers first (bounded wait), then start the core on the latest tip.
       const startCore = (): void => {
         if (this.stopped || this.core) return;
-        const behind = this.knownHeight > this.height;
+        const behind = this.sync.knownHeight() > this.height;
         // Wait (bounded) until a quorum of the group is reachable, so view 1 is not lost to dials.
         const peers = new Set(this.host.net.connectedPeers());
         const reachable = this.validators.filter((v) => v === this.host.self || peers.has(v)).length;
@@ -481,7 +480,7 @@ export class ChainRuntime {
         });
         return;
       case 'sync-res':
-        this.sync.onResponse(body as SyncResponse);
+        this.sync.onResponse(from, body as SyncResponse);
         return;
       case 'txs':
         this.intake.onGossip(body);

@@ -13,6 +13,13 @@
  * arrive just before the block itself, from another validator), or, as a safety net, when its
  * tip has not moved for STUCK_MS while a higher height is known. For heights the asker already
  * holds, a response carries only the audit certificate, never the block again.
+ *
+ * A tip in a sync response is a claim, not evidence (the heights the runtime knows come from
+ * blocks it verified and announcements by the height's validators). The highest claim counts
+ * towards the known height until its claimant is asked for the blocks it claims: the request
+ * goes to the claimant, and an answer without the first block asked for withdraws the claim
+ * and leaves that peer's claims unheard for REFUTED_MS. A peer claiming heights it cannot
+ * serve costs one request per poll at most, never a node that believes it is behind for good.
  */
 
 /** A height missing (not held) this long: ask a peer. */
@@ -25,6 +32,8 @@ export const LAG_BLOCKS = 2;
 export const POLL_MS = 3000;
 /** At most one request per this interval, except the next batch of a catch-up in progress. */
 export const MIN_REQUEST_GAP_MS = 500;
+/** A peer whose claimed tip it could not serve is not heard on tips for this long. */
+export const REFUTED_MS = 60_000;
 import type { Certificate } from '../consensus/certificate.js';
 import type { Block, QC } from '../consensus/types.js';
 import type { ExtCommitProof } from './commit-proof.js';
@@ -42,6 +51,8 @@ export interface SyncResponse {
   /** `rec` for heights ≥ the request's `from`; below it only `height` and `audit`. */
   records: Array<{ rec?: BlockRecord; audit?: AuditRecord; height?: number }>;
   tip: number;
+  /** The request answered (its `from` and `max`), so an answer is matched to its request. */
+  req?: { from: number; max: number };
 }
 
 /** What sync reads from (and drives in) its chain runtime. */
@@ -51,8 +62,8 @@ export interface SyncContext {
   stopped(): boolean;
   height(): number;
   finalHeight(): number;
+  /** The highest height known from verified blocks and the height's validators' announcements. */
   knownHeight(): number;
-  noteHeight(height: number): void;
   /** Commits are buffered above tip+1. */
   hasPending(): boolean;
   /** The highest h such that every block tip+1 … h is here, queued or buffered (tip if tip+1 is not). */
@@ -77,8 +88,20 @@ export class ChainSync {
   private gap: { height: number; since: number } | undefined;
   /** Highest block height of the responses waiting on the serial queue (0 when none). */
   private applyingThrough = 0;
+  /** The highest tip claimed by a peer above the known height (see the module comment). */
+  private claim: { peer: string; tip: number } | undefined;
+  /** The last block request (max > 0) and its peer: its answer tests that peer's claim. */
+  private asked: { peer: string; from: number } | undefined;
+  /** Peers whose claim was refuted, until when. */
+  private readonly refuted = new Map<string, number>();
 
   constructor(private readonly ctx: SyncContext) {}
+
+  /** The known height with the standing claim: what sync tries to reach. */
+  knownHeight(): number {
+    const claimed = this.claim && this.claim.tip > this.ctx.height() ? this.claim.tip : 0;
+    return Math.max(this.ctx.knownHeight(), claimed);
+  }
 
   /**
    * Sends a sync request if the chain is behind (see the module comment), else a poll if the last
@@ -94,7 +117,7 @@ export class ChainSync {
       this.tipSeen = height;
       this.tipMovedAt = now;
     }
-    const known = ctx.knownHeight();
+    const known = this.knownHeight();
     const lag = Math.max(known - height, ctx.hasPending() ? LAG_BLOCKS : 0);
     // Blocks already here (queued, buffered, or in a response being applied) are not missing.
     const here = Math.max(height, ctx.heldThrough(), this.applyingThrough);
@@ -107,12 +130,17 @@ export class ChainSync {
     if (!(behind && continuing) && now - this.lastSyncAt < MIN_REQUEST_GAP_MS) return;
     this.lastSyncAt = now;
     const peers = ctx.host.net.connectedPeers();
+    // A claimant that went away cannot prove its claim: the claim goes with it.
+    if (this.claim && !peers.includes(this.claim.peer)) this.claim = undefined;
     const validators = ctx.validators();
     const prefer = peers.filter((p) => validators.includes(p));
     const pool = prefer.length > 0 ? prefer : peers;
     if (pool.length === 0) return;
-    const peer = pool[Math.floor(Math.random() * pool.length)]!;
+    // Blocks are asked of whoever claimed the height sync is trying to reach, so the claim is tested.
+    const claimant = behind && this.claim && this.claim.tip > here ? this.claim.peer : undefined;
+    const peer = claimant ?? pool[Math.floor(Math.random() * pool.length)]!;
     const req: SyncRequest = { from: height + 1, max: behind ? 32 : 0, auditFrom: ctx.finalHeight() + 1 };
+    this.asked = behind ? { peer, from: req.from } : undefined;
     ctx.host.net.send(peer, { k: 'sync-req', c: ctx.chain, body: req });
   }
 
@@ -132,18 +160,30 @@ export class ChainSync {
       if (!rec) break;
       records.push(audit ? { rec, audit } : { rec });
     }
-    const res: SyncResponse = { records, tip: ctx.height() };
+    const res: SyncResponse = { records, tip: ctx.height(), req: { from: req.from, max: req.max } };
     ctx.host.net.send(from, { k: 'sync-res', c: ctx.chain, body: res });
   }
 
-  onResponse(m: SyncResponse): void {
+  /** A peer's answer to our request (`from` = the peer). */
+  onResponse(from: string, m: SyncResponse): void {
     if (!m || !Array.isArray(m.records)) return;
     const ctx = this.ctx;
-    const knownBefore = ctx.knownHeight();
-    if (typeof m.tip === 'number') ctx.noteHeight(m.tip);
-    const learned = ctx.knownHeight() > knownBefore;
+    const knownBefore = this.knownHeight();
     let top = 0;
     for (const item of m.records) if (typeof item?.rec?.block?.height === 'number') top = Math.max(top, item.rec.block.height);
+    // Only the answer to the block request itself tests the claim (an earlier poll's answer can come first).
+    const asked = this.asked?.peer === from && m.req?.from === this.asked.from && m.req.max > 0 ? this.asked : undefined;
+    if (asked) {
+      this.asked = undefined;
+      const served = m.records.some((item) => item?.rec?.block?.height === asked.from);
+      if (!served && this.claim?.peer === from) {
+        ctx.host.log.debug({ chain: ctx.chain, peer: from.slice(0, 12), claimed: this.claim.tip, from: asked.from }, 'sync: a peer did not serve the height it claimed; claim withdrawn');
+        this.claim = undefined;
+        this.refuted.set(from, Date.now() + REFUTED_MS);
+      }
+    }
+    this.noteClaim(from, m.tip);
+    const learned = this.knownHeight() > knownBefore;
     this.applyingThrough = Math.max(this.applyingThrough, top);
     ctx.enqueue(async () => {
       const before = ctx.height();
@@ -163,7 +203,19 @@ export class ChainSync {
       // Still behind after a response that brought blocks or news of a higher tip: the next
       // request goes out now (if the lag rules say so), not after MIN_REQUEST_GAP_MS.
       if (this.applyingThrough <= top) this.applyingThrough = 0;
-      if (ctx.knownHeight() > ctx.height()) this.maybeSync(learned || ctx.height() > before);
+      if (this.claim && this.claim.tip <= ctx.height()) this.claim = undefined; // reached
+      if (this.knownHeight() > ctx.height()) this.maybeSync(learned || ctx.height() > before);
     });
+  }
+
+  /** Records `peer`'s tip as the standing claim if it is the highest (and the peer is heard). */
+  private noteClaim(peer: string, tip: unknown): void {
+    if (typeof tip !== 'number' || !Number.isSafeInteger(tip) || tip <= this.knownHeight()) return;
+    const until = this.refuted.get(peer);
+    if (until !== undefined) {
+      if (Date.now() < until) return;
+      this.refuted.delete(peer);
+    }
+    this.claim = { peer, tip };
   }
 }

@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChainSync, LAG_BLOCKS, MIN_REQUEST_GAP_MS, POLL_MS, STALL_MS, STUCK_MS, type SyncContext, type SyncRequest, type SyncResponse } from '../../../chain/node/chain-sync.js';
+import { ChainSync, LAG_BLOCKS, MIN_REQUEST_GAP_MS, POLL_MS, REFUTED_MS, STALL_MS, STUCK_MS, type SyncContext, type SyncRequest, type SyncResponse } from '../../../chain/node/chain-sync.js';
 import type { AuditRecord, BlockRecord } from '../../../chain/node/payload.js';
 import type { RuntimeHost } from '../../../chain/node/runtime-types.js';
 
@@ -16,7 +16,7 @@ function fakeChain(o: { height: number; audited: number; known?: number; pending
   const committed: number[] = [];
   const state = { height: o.height, known: o.known ?? o.height, pending: o.pending ?? false, held: o.held ?? 0 };
   const rec = (h: number): BlockRecord => ({ block: { height: h, hash: `b${h}` }, qc: {}, proof: {}, outgoing: [], results: [], inbox: {}, committedAt: 0 }) as unknown as BlockRecord;
-  const host = { net: { connectedPeers: () => ['v1', 'x'], send: (to: string, msg: Sent['msg']) => sent.push({ to, msg }) } } as unknown as RuntimeHost;
+  const host = { log: { debug: () => undefined }, net: { connectedPeers: () => ['v1', 'x'], send: (to: string, msg: Sent['msg']) => sent.push({ to, msg }) } } as unknown as RuntimeHost;
   const ctx: SyncContext = {
     chain: 'shard-0',
     host,
@@ -24,9 +24,6 @@ function fakeChain(o: { height: number; audited: number; known?: number; pending
     height: () => state.height,
     finalHeight: () => o.audited,
     knownHeight: () => state.known,
-    noteHeight: (h) => {
-      state.known = Math.max(state.known, h);
-    },
     hasPending: () => state.pending,
     heldThrough: () => Math.max(state.height, state.held),
     validators: () => ['v1'],
@@ -35,6 +32,7 @@ function fakeChain(o: { height: number; audited: number; known?: number; pending
     commit: async (b) => {
       if (b.height !== state.height + 1) return false;
       state.height = b.height;
+      state.known = Math.max(state.known, b.height); // as the runtime: a committed block is known
       committed.push(b.height);
       return true;
     },
@@ -67,7 +65,7 @@ test('a sync response carries only the audit for heights the asker holds, full r
 
   // The asker (tip 7, final 4) accepts the audit-only entries for blocks it holds and commits the rest.
   const asker = fakeChain({ height: 7, audited: 4 });
-  new ChainSync(asker.ctx).onResponse(res);
+  new ChainSync(asker.ctx).onResponse('v1', res);
   await settle();
   assert.deepEqual(asker.committed, [8, 9, 10]);
   assert.deepEqual(asker.accepted, [5, 6, 7, 8, 9]);
@@ -78,7 +76,7 @@ test('malformed response entries are skipped, the good ones still apply', async 
   await new ChainSync(server.ctx).onRequest('asker', { from: 1, max: 32 });
   const res = server.sent[0]!.msg.body as SyncResponse;
   const asker = fakeChain({ height: 0, audited: 0 });
-  new ChainSync(asker.ctx).onResponse({ records: [null, 7, { height: 'x' }, ...res.records] as unknown as SyncResponse['records'], tip: 3 });
+  new ChainSync(asker.ctx).onResponse('v1', { records: [null, 7, { height: 'x' }, ...res.records] as unknown as SyncResponse['records'], tip: 3 });
   await settle();
   assert.deepEqual(asker.committed, [1, 2, 3]);
 });
@@ -140,10 +138,11 @@ test('a node that is not behind polls for the tip only: the answer carries audit
     const res = server.sent[0]!.msg.body as SyncResponse;
     assert.deepEqual(res.records.map((r) => ({ rec: r.rec !== undefined, height: r.height })), [{ rec: false, height: 9 }, { rec: false, height: 10 }]);
     assert.equal(res.tip, 12);
-    freshSync.onResponse(res);
+    freshSync.onResponse('v1', res);
     await settle();
     assert.deepEqual(fresh.accepted, [9, 10]);
-    assert.equal(fresh.state.known, 12);
+    assert.equal(freshSync.knownHeight(), 12, 'the claimed tip counts towards sync');
+    assert.equal(fresh.state.known, 10, 'but is not what the runtime knows');
     assert.equal(fresh.sent.length, 1, 'two behind, tip seen moving just now: the announcements will bring the blocks');
   } finally {
     mock.timers.reset();
@@ -215,7 +214,7 @@ test('a catch-up asks for the next batch as soon as a batch is applied; an empty
       const req = c.sent.at(-1)!.msg.body as SyncRequest;
       assert.equal(req.max, 32);
       await serverSync.onRequest('c', req);
-      sync.onResponse(server.sent.at(-1)!.msg.body as SyncResponse);
+      sync.onResponse('v1', server.sent.at(-1)!.msg.body as SyncResponse);
       await settle();
     }
     assert.equal(c.state.height, 80);
@@ -225,12 +224,95 @@ test('a catch-up asks for the next batch as soon as a batch is applied; an empty
     const stuck = fakeChain({ height: 5, audited: 5, known: 20 });
     const s2 = new ChainSync(stuck.ctx);
     s2.maybeSync();
-    s2.onResponse({ records: [], tip: 5 });
+    s2.onResponse('v1', { records: [], tip: 5 });
     await settle();
     assert.equal(stuck.sent.length, 1);
     mock.timers.tick(MIN_REQUEST_GAP_MS);
     s2.maybeSync();
     assert.equal(stuck.sent.length, 2);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a tip claimed in a sync response is tested: the blocks are asked of its claimant, and an answer without them withdraws it', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const c = fakeChain({ height: 10, audited: 10 });
+    const sync = new ChainSync(c.ctx);
+    const lie = { records: [], tip: 1_000_000 };
+    const lieTo = (from: number): SyncResponse => ({ records: [], tip: 1_000_000, req: { from, max: 32 } });
+    const blockRequests = (): Sent[] => c.sent.filter((s) => (s.msg.body as SyncRequest).max > 0);
+
+    // 'x' answers a poll claiming a far higher tip: sync believes it for now and asks 'x' itself for the blocks.
+    sync.onResponse('x', lie);
+    await settle();
+    assert.equal(sync.knownHeight(), 1_000_000);
+    assert.equal(c.state.known, 10, 'the runtime\'s known height is not moved by a claim');
+    assert.deepEqual(blockRequests().map((s) => [s.to, (s.msg.body as SyncRequest).from]), [['x', 11]]);
+
+    // An answer to an earlier poll, arriving after the block request went out, tests nothing.
+    sync.onResponse('x', { records: [], tip: 1_000_000, req: { from: 11, max: 0 } });
+    await settle();
+    assert.equal(sync.knownHeight(), 1_000_000);
+
+    // 'x' has no block 11: the claim is withdrawn; nothing more is asked for it.
+    sync.onResponse('x', lieTo(11));
+    await settle();
+    assert.equal(sync.knownHeight(), 10);
+    mock.timers.tick(MIN_REQUEST_GAP_MS);
+    sync.maybeSync();
+    assert.equal(blockRequests().length, 1, 'not behind any more: no second block request');
+
+    // Its claims go unheard for REFUTED_MS, then are heard (and tested) again.
+    sync.onResponse('x', lie);
+    await settle();
+    assert.equal(sync.knownHeight(), 10);
+    mock.timers.tick(REFUTED_MS);
+    sync.onResponse('x', lie);
+    await settle();
+    assert.equal(sync.knownHeight(), 1_000_000);
+    assert.equal(blockRequests().at(-1)!.to, 'x');
+    sync.onResponse('x', lieTo(11));
+    await settle();
+    assert.equal(sync.knownHeight(), 10);
+
+    // An honest claim is served by its claimant: the blocks commit and the claim is reached.
+    const server = fakeChain({ height: 13, audited: 13 });
+    mock.timers.tick(MIN_REQUEST_GAP_MS);
+    sync.onResponse('v1', { records: [], tip: 13 });
+    await settle();
+    const req = blockRequests().at(-1)!;
+    assert.equal(req.to, 'v1');
+    await new ChainSync(server.ctx).onRequest('c', req.msg.body as SyncRequest);
+    sync.onResponse('v1', server.sent.at(-1)!.msg.body as SyncResponse);
+    await settle();
+    assert.deepEqual(c.committed, [11, 12, 13]);
+    assert.equal(sync.knownHeight(), 13);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a block request answered by a peer other than the claimant, or a claimant that disconnects, does not keep a claim alive', async () => {
+  mock.timers.enable({ apis: ['Date'], now: 100_000 });
+  try {
+    const c = fakeChain({ height: 10, audited: 10 });
+    let peers = ['v1', 'x'];
+    (c.ctx.host.net as { connectedPeers: () => string[] }).connectedPeers = () => peers;
+    const sync = new ChainSync(c.ctx);
+    sync.onResponse('x', { records: [], tip: 50 });
+    await settle();
+    assert.equal(c.sent.at(-1)!.to, 'x');
+    // An unrelated answer from 'v1' (say, to an earlier poll) neither withdraws nor confirms the claim.
+    sync.onResponse('v1', { records: [], tip: 10 });
+    await settle();
+    assert.equal(sync.knownHeight(), 50);
+    // 'x' goes away before answering: at the next attempt the claim goes with it.
+    peers = ['v1'];
+    mock.timers.tick(STUCK_MS);
+    sync.maybeSync();
+    assert.equal(sync.knownHeight(), 10);
   } finally {
     mock.timers.reset();
   }
