@@ -19,7 +19,8 @@
  * towards the known height until its claimant is asked for the blocks it claims: the request
  * goes to the claimant, and an answer without the first block asked for withdraws the claim
  * and leaves that peer's claims unheard for REFUTED_MS. A peer claiming heights it cannot
- * serve costs one request per poll at most, never a node that believes it is behind for good.
+ * serve costs one block request per REFUTED_MS at most, never a node that believes it is
+ * behind for good.
  */
 
 /** A height missing (not held) this long: ask a peer. */

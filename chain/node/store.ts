@@ -17,6 +17,7 @@ export type BatchOp = { type: 'put'; key: string; value: unknown } | { type: 'de
 /**
  * A value already in its stored form (wire JSON text or packValue bytes), written as is: for
  * small records written many times per block, built without packValue's walk (tx index entries).
+ * The store keeps the bytes: the caller does not modify them after the put.
  */
 export class EncodedValue {
   constructor(readonly bytes: Uint8Array) {}

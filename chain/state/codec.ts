@@ -41,7 +41,7 @@ export function reviveJson<T>(value: unknown): T {
 }
 
 function revive(v: unknown, depth: number): unknown {
-  if (v === null || typeof v !== 'object') return v;
+  if (v === null || typeof v !== 'object') return v === 0 ? 0 : v; // -0 (JSON.parse('-0')) prints as 0: it reads back as 0
   if (depth >= REVIVE_MAX_DEPTH) throw new SyntaxError('JSON nested too deeply');
   if (Array.isArray(v)) {
     const out = new Array<unknown>(v.length);

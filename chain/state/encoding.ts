@@ -73,7 +73,12 @@ function quotedKey(k: string): string {
 }
 
 export function canonicalBytes(value: unknown): Uint8Array {
-  const b = Buffer.from(canonicalJson(value), 'utf8');
+  return utf8Bytes(canonicalJson(value));
+}
+
+/** UTF-8 of `s` in a plain Uint8Array view (not a Buffer). */
+export function utf8Bytes(s: string): Uint8Array {
+  const b = Buffer.from(s, 'utf8');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 

@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex, toHex } from './encoding.js';
+import { canonicalJson, sha256Hex, toHex, utf8Bytes } from './encoding.js';
 import { ed25519Sign, ed25519VerifyHex } from './crypto.js';
 import type { SignedTx, Tx } from './types.js';
 
@@ -33,8 +33,7 @@ export function txSigningJson(tx: Tx): string {
 
 /** The exact bytes the sender signs: canonical JSON of the tx (incl. chain id) plus the type tag. */
 export function txSigningBytes(tx: Tx): Uint8Array {
-  const b = Buffer.from(txSigningJson(tx), 'utf8');
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return utf8Bytes(txSigningJson(tx));
 }
 
 /** Transaction id: SHA-256 (hex) of the signing bytes. */

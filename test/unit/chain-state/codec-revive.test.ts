@@ -17,6 +17,7 @@ test('reviveJson(v) equals decodeJson(JSON.stringify(v)) for any JSON value', ()
     }),
     { numRuns: 2000 },
   );
+  assert.ok(Object.is(reviveJson<number[]>(JSON.parse('[-0]'))[0], 0), '-0 reads back as 0');
 });
 
 test('reviveJson: a signed transfer from a JSON-RPC request gets its bigints; the input is not changed', () => {
