@@ -2,13 +2,16 @@
  * How executing a block grows with the number of accounts on its chain: applyBlock of a
  * 350-transfer block (200 senders, signatures not checked, tx hashes computed beforehand) on a
  * shard state holding N accounts, for each N in BENCH_STATE_ACCOUNTS (default 200,10000,100000).
- * Also the copy-on-write draft alone (beginDraft + endDraft of the same state), the part of a
- * block that copies every map. Prints one JSON object:
- *   {block_txs, by_accounts: [{accounts, block_ms, us_per_tx, draft_ms}], block_ms_ratio_last_to_first}
- * block_ms / draft_ms are medians over BENCH_STATE_BLOCKS (default 7) blocks after one warm-up.
+ * Also the copy-on-write draft alone (beginDraft + endDraft of the same state), and the
+ * encoding of the state snapshot a node stores every `snapshotEvery` (20) blocks
+ * (packValue({height, state}), chain/node/block-persist.ts). Prints one JSON object:
+ *   {block_txs, by_accounts: [{accounts, block_ms, us_per_tx, draft_ms, snapshot_ms}], block_ms_ratio_last_to_first}
+ * block_ms / draft_ms are medians over BENCH_STATE_BLOCKS (default 7) blocks after one warm-up;
+ * snapshot_ms is one encoding of the last state.
  *   node dist/bench/state-scale.js
  */
 import { beginDraft, endDraft } from '../chain/state/draft.js';
+import { packValue } from '../chain/node/wire.js';
 import { applyBlock, DEVNET_PARAMS, genesis, genesisStates, homeChain, keyPairFromSeed, makeParams, sha256, signTx, txHashOf, type ChainState, type SignedTx } from '../chain/state/index.js';
 
 const COUNTS = (process.env.BENCH_STATE_ACCOUNTS ?? '200,10000,100000').split(',').map(Number);
@@ -45,7 +48,7 @@ function transfers(round: number): SignedTx[] {
   return txs;
 }
 
-const byAccounts: Array<{ accounts: number; block_ms: number; us_per_tx: number; draft_ms: number }> = [];
+const byAccounts: Array<{ accounts: number; block_ms: number; us_per_tx: number; draft_ms: number; snapshot_ms: number }> = [];
 for (const n of COUNTS) {
   const alloc = senders.map((k) => ({ address: k.address, amount: 10n ** 15n }));
   for (let i = 0; alloc.length < n; i++) {
@@ -63,6 +66,8 @@ for (const n of COUNTS) {
     draftMs.push(ms(() => endDraft(beginDraft(st))));
   }
   const blockMsMedian = median(blockMs);
-  byAccounts.push({ accounts: Object.keys(st.accounts).length, block_ms: +blockMsMedian.toFixed(2), us_per_tx: +((blockMsMedian * 1000) / TXS).toFixed(1), draft_ms: +median(draftMs).toFixed(2) });
+  const last = st;
+  const snapshotMs = ms(() => packValue({ height: last.height, state: last }));
+  byAccounts.push({ accounts: st.accounts.size, block_ms: +blockMsMedian.toFixed(2), us_per_tx: +((blockMsMedian * 1000) / TXS).toFixed(1), draft_ms: +median(draftMs).toFixed(2), snapshot_ms: +snapshotMs.toFixed(1) });
 }
 console.log(JSON.stringify({ block_txs: TXS, by_accounts: byAccounts, block_ms_ratio_last_to_first: +(byAccounts.at(-1)!.block_ms / byAccounts[0]!.block_ms).toFixed(1) }));

@@ -9,6 +9,7 @@
  */
 import type { Block } from '../consensus/types.js';
 import { applyBlock } from '../state/apply.js';
+import { stateFromJson, type ChainStateJson } from '../state/codec.js';
 import type { BlockResult, ChainState } from '../state/types.js';
 import { decodePayload, type BlockRecord, type PayloadV1 } from './payload.js';
 import { heightKey, type BatchOp } from './store.js';
@@ -26,8 +27,8 @@ export class StoreReplayError extends Error {
  * host's extra records of that block are rebuilt).
  */
 export async function replayStored(host: RuntimeHost, rt: ChainRuntime, chain: string, initial: ChainState, onState: (s: ChainState) => void): Promise<{ state: ChainState; tip?: BlockRecord }> {
-  const snap = await host.store.get<{ height: number; state: ChainState }>(`st/${chain}`);
-  let state = snap ? snap.state : initial;
+  const snap = await host.store.get<{ height: number; state: ChainStateJson }>(`st/${chain}`);
+  let state = snap ? stateFromJson(snap.state) : initial;
   onState(state);
   for (let h = state.height + 1; ; h++) {
     const rec = await host.store.get<BlockRecord>(heightKey('blk', chain, h));

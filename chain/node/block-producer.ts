@@ -82,7 +82,7 @@ export class BlockProducer {
     // Txs already in uncommitted ancestors (nonce-free claims) are excluded.
     const inFlight = new Set<string>();
     for (const e of this.ctx.exec.entries()) if (e.height > this.ctx.height() && e.height <= parent.height) for (const t of e.payload.body.txs) inFlight.add(hashOf(t));
-    let picked = this.ctx.chain === 'beacon' ? [] : this.ctx.mempool.select((a) => base.accounts[a]?.nonce ?? 0, this.ctx.timing.maxTxsPerBlock, inFlight);
+    let picked = this.ctx.chain === 'beacon' ? [] : this.ctx.mempool.select((a) => base.accounts.get(a)?.nonce ?? 0, this.ctx.timing.maxTxsPerBlock, inFlight);
     if (picked.some((p) => p.nonceFree && isStaleClaim(base, p.tx))) {
       for (const p of picked) if (p.nonceFree && isStaleClaim(base, p.tx)) this.ctx.mempool.remove(p.hash);
       picked = picked.filter((p) => this.ctx.mempool.has(p.hash));

@@ -604,7 +604,7 @@ export class ChainRuntime {
       }
     }
     for (const stx of payload.body.txs) this.mempool.remove(hashOf(stx));
-    if (payload.body.txs.length > 0) this.mempool.pruneStale((a) => this.state.accounts[a]?.nonce ?? 0);
+    if (payload.body.txs.length > 0) this.mempool.pruneStale((a) => this.state.accounts.get(a)?.nonce ?? 0);
     this.exec.pruneCommitted(block.height, block.hash);
     this.host.onCommitted(this, rec, payload);
     if (source === 'consensus') announceCommit(this.host, this.chain, g, block, qc, proof);

@@ -10,7 +10,7 @@ import type { ChainState, SignedTx } from '../state/types.js';
 export function isStaleClaim(state: Pick<ChainState, 'channels'>, stx: SignedTx): boolean {
   const op = stx.tx.op;
   if (op?.type !== 'channel-claim') return false;
-  const ch = typeof op.channelId === 'string' ? state.channels[op.channelId] : undefined;
+  const ch = typeof op.channelId === 'string' ? state.channels.get(op.channelId) : undefined;
   if (!ch) return false; // the channel may open in a later block
   if (ch.status === 'finalized') return true;
   const seq = op.receipt?.seq;

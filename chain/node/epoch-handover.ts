@@ -101,7 +101,7 @@ export class EarlyMessages {
 
 /** Rotated out: removes every pending tx from the pool and multicasts it to the new group (batches of 500). */
 export function handOverPending(chain: string, mempool: Mempool<SignedTx>, state: ChainState, net: Network, newValidators: readonly string[]): void {
-  const pending = mempool.select((a) => state.accounts[a]?.nonce ?? 0, mempool.size).map((p) => p.tx);
+  const pending = mempool.select((a) => state.accounts.get(a)?.nonce ?? 0, mempool.size).map((p) => p.tx);
   for (const stx of pending) mempool.remove(hashOf(stx));
   for (let i = 0; i < pending.length; i += 500) net.multicast(newValidators, { k: 'txs', c: chain, body: pending.slice(i, i + 500) });
 }

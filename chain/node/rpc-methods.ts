@@ -88,7 +88,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
     const address = stringParam(p, 0, 'address', HEX32);
     const chain = homeChain(address, node.params.shardCount);
     const st = node.runtime(chain).state;
-    const a = st.accounts[address];
+    const a = st.accounts.get(address);
     const nonce = a?.nonce ?? 0;
     const pendingNonce = node.runtime(chain).pendingRunEnd(address, nonce) + 1;
     return { address, chain, balance: a?.balance ?? 0n, nonce, pendingNonce, resource: a?.resource ?? null, height: st.height };
@@ -142,7 +142,7 @@ export function registerMethods(rpc: RpcServer, node: ChainNode, net: Network, i
   rpc.register('channel_get', (p) => {
     const id = stringParam(p, 0, 'id');
     for (const rt of node.runtimes.values()) {
-      const ch = rt.state.channels[id];
+      const ch = rt.state.channels.get(id);
       if (ch) return { chain: rt.chain, ...ch };
     }
     throw new RpcError(RPC_NOT_FOUND, `no channel ${id}`);

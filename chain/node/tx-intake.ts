@@ -74,7 +74,7 @@ export class TxIntake {
       if (this.forwarded.size >= FORWARDED_SENDERS_MAX) this.forwarded.clear();
       this.forwarded.set(from, (slots = new Map()));
     }
-    const committed = this.ctx.state().accounts[from]?.nonce ?? 0;
+    const committed = this.ctx.state().accounts.get(from)?.nonce ?? 0;
     for (const [n, s] of slots) if (n < committed || s.at <= now - FORWARDED_NONCE_TTL_MS) slots.delete(n);
     const cur = slots.get(nonce);
     if (cur?.hash === hash) return;
@@ -108,7 +108,7 @@ export class TxIntake {
       const hash = hashOf(stx);
       if (mempool.has(hash)) return;
       const state = this.ctx.state();
-      if (stx.tx.op?.type !== 'channel-claim' && stx.tx.nonce < (state.accounts[stx.tx.from]?.nonce ?? 0)) return;
+      if (stx.tx.op?.type !== 'channel-claim' && stx.tx.nonce < (state.accounts.get(stx.tx.from)?.nonce ?? 0)) return;
       if (isStaleClaim(state, stx)) return;
       if (!host.verifyTx(stx, hash)) return;
       mempool.add({ hash, from: stx.tx.from, nonce: stx.tx.nonce, nonceFree: stx.tx.op.type === 'channel-claim', tx: stx, addedAt: this.now() });

@@ -25,9 +25,10 @@ import { applyUnvote } from './rules/unvote.js';
 import { applyUpdateNode } from './rules/update-node.js';
 import { applyVote } from './rules/vote.js';
 
-/** Deep copy of a state (plain data: structuredClone keeps bigints). */
+/** Deep copy of a state (shares nothing with `s`; its maps are frozen). */
 export function cloneState(s: ChainState): ChainState {
-  return structuredClone(s);
+  const { accounts, channels, ...rest } = s;
+  return { ...s, ...structuredClone(rest), accounts: accounts.clone(), channels: channels.clone() }; // s first: the same key order
 }
 
 /** Commitments of the states applyBlock returned (values: never mutated, see draft.ts). */

@@ -1,4 +1,6 @@
 import { canonicalJson } from './encoding.js';
+import { StateMap } from './state-map.js';
+import type { Account, ChainState, Channel } from './types.js';
 
 /** Field names whose values are bigints (decimal strings in JSON). */
 export const BIGINT_FIELDS: ReadonlySet<string> = new Set([
@@ -58,4 +60,15 @@ function revive(v: unknown, depth: number): unknown {
     else out[k] = r;
   }
   return out;
+}
+
+/** A ChainState as JSON holds it: the StateMap fields as plain objects (StateMap#toJSON). */
+export type ChainStateJson = Omit<ChainState, 'accounts' | 'channels'> & {
+  accounts: Record<string, Account> | StateMap<Account>;
+  channels: Record<string, Channel> | StateMap<Channel>;
+};
+
+/** The state a decoded (decodeJson / store) state stands for: its StateMap fields rebuilt (frozen). */
+export function stateFromJson(s: ChainStateJson): ChainState {
+  return { ...s, accounts: StateMap.of(s.accounts), channels: StateMap.of(s.channels) };
 }

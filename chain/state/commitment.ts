@@ -1,11 +1,13 @@
 import { canonicalJson, sha256Buffer, sha256Concat, sha256Hex } from './encoding.js';
+import { BUCKETS, bucketOf, StateMap } from './state-map.js';
 import type { ChainState, CrossReceipt, Outbox } from './types.js';
 
 /**
  * The state root, updated per block in O(touched entries) hashing.
  *
  * Each map field of the state (TRIE_MAPS) is committed by a fixed-shape 16-ary Merkle tree of
- * depth 3 over 4096 buckets; a key lives in bucket `fnv1a32(key) >>> 20`, a bucket holds its
+ * depth 3 over 4096 buckets; a key lives in bucket `bucketOf(key)` = `fnv1a32(key) >>> 20`
+ * (state-map.ts; a StateMap keeps its entries in the same buckets), a bucket holds its
  * leaves sorted by key:
  *   valueHash = SHA-256(canonical JSON of the entry); for an outbox only {confirmedUpTo,
  *               nextId}: its pending receipts are the leaves of one more tree, 'outbox.pending',
@@ -26,7 +28,6 @@ import type { ChainState, CrossReceipt, Outbox } from './types.js';
  */
 export const TRIE_MAPS = ['accounts', 'channels', 'outbox', 'inbox', 'nodes', 'votes', 'slashedEvidence'] as const;
 
-const BUCKETS = 4096;
 const ZERO = Buffer.alloc(32);
 const TAG_INNER = Buffer.from([1]);
 const TAG_BUCKET = Buffer.from([2]);
@@ -55,15 +56,6 @@ export interface MapTrie {
 export interface StateCommitment {
   readonly tries: Readonly<Record<string, MapTrie>>;
   readonly root: string;
-}
-
-export function bucketOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 20) & (BUCKETS - 1);
 }
 
 /** A leaf's bytes inside its bucket: u32be(len key) ‖ key ‖ valueHash. */
@@ -222,10 +214,26 @@ function pendingChanges(dest: string, before: Outbox | undefined, after: Outbox 
   for (const id of old.keys()) changes.set(`${dest}#${id}`, null);
 }
 
-function definedEntries(map: string, m: Record<string, unknown>): Array<[string, Buffer]> {
+function definedEntries(map: string, m: Record<string, unknown> | StateMap<unknown>): Array<[string, Buffer]> {
   const out: Array<[string, Buffer]> = [];
-  for (const key of Object.keys(m)) if (m[key] !== undefined) out.push([key, valueHash(map, m[key])]);
+  if (m instanceof StateMap) for (const [key, v] of m.entries()) out.push([key, valueHash(map, v)]);
+  else for (const key of Object.keys(m)) if (m[key] !== undefined) out.push([key, valueHash(map, m[key])]);
   return out;
+}
+
+/**
+ * Changes between two versions of a StateMap field: the keys `next` wrote since `base` when it
+ * was begun from it (a draft), else every key of both.
+ */
+function stateMapChanges(map: string, base: StateMap<unknown>, next: StateMap<unknown>): Map<string, Buffer | null> {
+  const changes = new Map<string, Buffer | null>();
+  const written = next.writtenSince(base);
+  const candidates: Iterable<string> = written ?? new Set([...base.keys(), ...next.keys()]);
+  for (const key of candidates) {
+    const v = next.get(key);
+    if (v !== base.get(key)) changes.set(key, v === undefined ? null : valueHash(map, v));
+  }
+  return changes;
 }
 
 function isTrieMap(k: string): boolean {
@@ -246,7 +254,7 @@ export function fullCommitment(s: ChainState, receiptHash: ReceiptHasher): State
   const tries: Record<string, MapTrie> = {};
   for (const k of Object.keys(src)) {
     if (!isTrieMap(k)) continue;
-    const m = (src[k] ?? {}) as Record<string, unknown>;
+    const m = (src[k] ?? {}) as Record<string, unknown> | StateMap<unknown>;
     tries[k] = buildTrie(definedEntries(k, m));
     if (k === 'outbox') tries[PENDING] = buildTrie(pendingEntries(m as Record<string, Outbox>, receiptHash));
   }
@@ -256,7 +264,8 @@ export function fullCommitment(s: ChainState, receiptHash: ReceiptHasher): State
 /**
  * Commitment of `next` from the commitment of `base`, where `next` was made from `base` by a
  * copy-on-write draft (draft.ts): an entry of `next` that is the same object (or the same
- * primitive) as `base`'s under the same key is unchanged and is not rehashed.
+ * primitive) as `base`'s under the same key is unchanged and is not rehashed. For the
+ * StateMap fields only the keys the draft wrote are looked at (O(written), not O(entries)).
  */
 export function nextCommitment(base: ChainState, baseC: StateCommitment, next: ChainState, receiptHash: ReceiptHasher): StateCommitment {
   const b = base as unknown as Record<string, unknown>;
@@ -264,9 +273,13 @@ export function nextCommitment(base: ChainState, baseC: StateCommitment, next: C
   const tries: Record<string, MapTrie> = {};
   for (const k of Object.keys(n)) {
     if (!isTrieMap(k)) continue;
+    const prev = baseC.tries[k];
+    if (n[k] instanceof StateMap) {
+      tries[k] = prev && b[k] instanceof StateMap ? updateTrie(prev, stateMapChanges(k, b[k], n[k])) : buildTrie(definedEntries(k, n[k]));
+      continue;
+    }
     const nm = (n[k] ?? {}) as Record<string, unknown>;
     const bm = (b[k] ?? {}) as Record<string, unknown>;
-    const prev = baseC.tries[k];
     const prevPending = baseC.tries[PENDING];
     if (!prev || (k === 'outbox' && !prevPending)) {
       tries[k] = buildTrie(definedEntries(k, nm));

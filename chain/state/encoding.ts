@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { StateMap } from './state-map.js';
 
 /** Thrown when a value cannot be canonically encoded (undefined, functions, non-finite numbers...). */
 export class EncodingError extends Error {
@@ -7,6 +8,7 @@ export class EncodingError extends Error {
 
 /**
  * Canonical JSON: object keys sorted, bigints as decimal strings, Uint8Array as lowercase hex,
+ * a StateMap as the object of its entries,
  * no whitespace. Undefined object members are omitted (as JSON.stringify does); undefined
  * elsewhere is an error. Numbers must be safe integers.
  */
@@ -31,6 +33,7 @@ export function canonicalJson(value: unknown): string {
         for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
         return out + ']';
       }
+      if (value instanceof StateMap) return canonicalJson(value.toJSON());
       const obj = value as Record<string, unknown>;
       // Objects decoded from canonical text already have sorted keys: check before sorting.
       const keys = Object.keys(obj);

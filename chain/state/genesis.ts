@@ -4,7 +4,8 @@ import { checkNodeSpec } from './rules/register.js';
 import { emptyAccount } from './ledger.js';
 import { BEACON, homeChain, shardChain, type ChainName } from './shard.js';
 import type { GenesisSupply } from './supply.js';
-import type { ChainState, NodeSpec } from './types.js';
+import { StateMap } from './state-map.js';
+import type { Account, ChainState, NodeSpec } from './types.js';
 
 export interface GenesisAllocation {
   address: string;
@@ -39,8 +40,8 @@ export function emptyState(params: ChainParams, chain: ChainName): ChainState {
     chain,
     shardCount: params.shardCount,
     height: 0,
-    accounts: {},
-    channels: {},
+    accounts: StateMap.empty(),
+    channels: StateMap.empty(),
     outbox: {},
     inbox: {},
     burned: 0n,
@@ -59,15 +60,18 @@ export function genesis(params: ChainParams, allocations: GenesisAllocation[], o
   const beacon = emptyState(params, BEACON);
   const shards = Array.from({ length: params.shardCount }, (_, i) => emptyState(params, shardChain(i)));
   let total = 0n;
+  const allocated = new Map<ChainState, Map<string, Account>>(shards.map((s) => [s, new Map()]));
   for (const a of allocations) {
     if (!isAddress(a.address)) throw new GenesisError(`bad address ${a.address}`);
     if (a.amount < 0n) throw new GenesisError('negative allocation');
     const s = shards.find((x) => x.chain === homeChain(a.address, params.shardCount))!;
-    const acct = s.accounts[a.address] ?? emptyAccount();
+    const accounts = allocated.get(s)!;
+    const acct = accounts.get(a.address) ?? emptyAccount();
     acct.balance += a.amount;
-    s.accounts[a.address] = acct;
+    accounts.set(a.address, acct);
     total += a.amount;
   }
+  for (const [s, accounts] of allocated) s.accounts = StateMap.fromEntries(accounts);
   const keys = new Set<string>();
   for (const n of opts.nodes ?? []) {
     if (!isAddress(n.owner)) throw new GenesisError(`bad node owner ${n.owner}`);

@@ -11,6 +11,7 @@ export * from './tx.js';
 export * from './merkle.js';
 export * from './resource.js';
 export { emptyAccount, accountOf, type ExecContext } from './ledger.js';
+export { StateMap, StateMapFrozenError } from './state-map.js';
 export * from './receipts.js';
 export * from './beacon.js';
 export * from './apply.js';

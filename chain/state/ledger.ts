@@ -16,7 +16,7 @@ export function emptyAccount(): Account {
 
 /** The account (or a fresh zero account, not inserted). */
 export function accountOf(state: ChainState, address: string): Account {
-  return state.accounts[address] ?? emptyAccount();
+  return state.accounts.get(address) ?? emptyAccount();
 }
 
 /**
@@ -28,7 +28,7 @@ export function touchAccount(state: ChainState, address: string): Account {
   return writableAccount(state, address) ?? insertAccount(state, address, emptyAccount());
 }
 
-/** The channel for writing (copied first in a draft), or undefined. `state.channels[id]` is for reading only. */
+/** The channel for writing (copied first in a draft), or undefined. `state.channels.get(id)` is for reading only. */
 export function touchChannel(state: ChainState, id: string): Channel | undefined {
   return writableChannel(state, id);
 }

@@ -19,7 +19,7 @@ export interface SupplyOf {
 export function supplyOf(s: ChainState): SupplyOf {
   let balances = 0n;
   let resourceLocked = 0n;
-  for (const a of Object.values(s.accounts)) {
+  for (const a of s.accounts.values()) {
     balances += a.balance;
     resourceLocked += a.resource.locked;
   }
@@ -30,7 +30,7 @@ export function supplyOf(s: ChainState): SupplyOf {
   let unlocking = 0n;
   for (const u of s.unlocking) unlocking += u.amount;
   let channels = 0n;
-  for (const c of Object.values(s.channels)) if (c.status !== 'finalized') channels += c.deposit - c.claimed;
+  for (const c of s.channels.values()) if (c.status !== 'finalized') channels += c.deposit - c.claimed;
   let outboxPending = 0n;
   for (const b of Object.values(s.outbox)) for (const r of b.pending) outboxPending += r.amount;
   return { chain: s.chain, balances, resourceLocked, nodeDeposits, votes, unlocking, channels, outboxPending, burned: s.burned, reserve: s.reserve, issued: s.issued };

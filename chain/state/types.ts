@@ -2,6 +2,7 @@ import type { Role } from './params.js';
 import type { ChainName } from './shard.js';
 import type { PaymentReceipt } from './payment-receipt.js';
 import type { VoteEvidence } from './vote-evidence.js';
+import type { StateMap } from './state-map.js';
 
 /** Resource (TGAS-like) lock of an account: fee-free quota refilling over a window. */
 export interface ResourceLock {
@@ -122,8 +123,9 @@ export interface ChainState {
   shardCount: number;
   /** Height of the last applied block (0 = genesis). */
   height: number;
-  accounts: Record<string, Account>;
-  channels: Record<string, Channel>;
+  /** Persistent maps (state-map.ts): read with get/has; written only through a draft (draft.ts). */
+  accounts: StateMap<Account>;
+  channels: StateMap<Channel>;
   outbox: Record<string, Outbox>;
   /** Highest receipt id applied, per source chain. */
   inbox: Record<string, number>;

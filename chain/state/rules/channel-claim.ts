@@ -21,7 +21,7 @@ export function applyChannelClaim(state: ChainState, tx: Tx, op: OpOf<'channel-c
   const rule = 'channel-claim';
   requireShard(state, rule);
   const cid = String(op.channelId).slice(0, 12);
-  const ch = state.channels[op.channelId];
+  const ch = state.channels.get(op.channelId);
   if (!ch) reject(rule, `channel ${cid}: unknown`);
   if (ch.status === 'finalized') reject(rule, `channel ${cid}: finalized`);
   if (tx.from !== ch.relay) reject(rule, `channel ${cid}: only its relay may claim`);

@@ -12,7 +12,7 @@ export function applyChannelClose(state: ChainState, tx: Tx, op: OpOf<'channel-c
   const rule = 'channel-close';
   requireShard(state, rule);
   const cid = String(op.channelId).slice(0, 12);
-  const ch = state.channels[op.channelId];
+  const ch = state.channels.get(op.channelId);
   if (!ch) reject(rule, `channel ${cid}: unknown`);
   if (ch.payer !== tx.from) reject(rule, `channel ${cid}: only the payer may close`);
   if (ch.status !== 'open') reject(rule, `channel ${cid}: already ${ch.status}`);

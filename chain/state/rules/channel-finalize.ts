@@ -8,7 +8,7 @@ export function applyChannelFinalize(state: ChainState, tx: Tx, op: OpOf<'channe
   const rule = 'channel-finalize';
   requireShard(state, rule);
   const cid = String(op.channelId).slice(0, 12);
-  const ch = state.channels[op.channelId];
+  const ch = state.channels.get(op.channelId);
   if (!ch) reject(rule, `channel ${cid}: unknown`);
   if (ch.payer !== tx.from) reject(rule, `channel ${cid}: only the payer may finalize`);
   if (ch.status !== 'closing' || ch.closesAt === null) reject(rule, `channel ${cid}: not closing (${ch.status})`);

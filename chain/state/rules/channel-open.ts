@@ -19,7 +19,7 @@ export function applyChannelOpen(state: ChainState, tx: Tx, op: OpOf<'channel-op
   requirePositive(op.deposit, rule, 'deposit');
   const id = op.channelId ?? channelIdFor(tx.chainId, tx.from, tx.nonce);
   if (typeof id !== 'string' || !isHex(id, 32)) reject(rule, 'channel id must be 32-byte hex');
-  if (state.channels[id]) reject(rule, `channel ${id.slice(0, 12)} already exists`);
+  if (state.channels.get(id)) reject(rule, `channel ${id.slice(0, 12)} already exists`);
   requireBalance(state, tx.from, op.deposit, rule, `channel deposit of ${op.deposit}`);
   debit(state, tx.from, op.deposit);
   insertChannel(state, id, {

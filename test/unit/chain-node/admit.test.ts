@@ -15,6 +15,7 @@ import { isStaleClaim } from '../../../chain/node/claims.js';
 import { silentLogger } from '../../../common/log.js';
 import { homeChain, signTx, txHash, UNIT, type SignedTx, type Tx } from '../../../chain/state/index.js';
 import type { Channel } from '../../../chain/state/types.js';
+import { StateMap } from '../../../chain/state/state-map.js';
 
 function setup(): { node: ChainNode; good: () => Tx; seed: Buffer } {
   const dk = makeDevnetGenesis({ shards: 2, group: 4, auditors: 4, accounts: 2, basePort: 1 });
@@ -83,11 +84,11 @@ test('tx_submit: a malformed field is a -32000 error with data.field', async () 
 test('isStaleClaim: a claim at or below the channel\'s claimed seq (or on a finalized channel) is stale; unknown channels are not', () => {
   const ch = (seq: number, status: Channel['status'] = 'open'): Channel => ({ id: 'c1', payer: 'p', relay: 'r', deposit: 10n, claimed: 1n, seq, cumulativeBytes: 0n, status, openedAt: 0, closesAt: null });
   const claim = (seq: unknown): SignedTx => ({ tx: { op: { type: 'channel-claim', channelId: 'c1', receipt: { seq } } } }) as unknown as SignedTx;
-  for (let s = 0; s <= 6; s++) assert.equal(isStaleClaim({ channels: { c1: ch(3) } }, claim(s)), s <= 3, `seq ${s}`);
-  assert.equal(isStaleClaim({ channels: { c1: ch(3, 'finalized') } }, claim(9)), true);
-  assert.equal(isStaleClaim({ channels: { c1: ch(3) } }, claim('9')), true, 'a non-integer seq can never apply');
-  assert.equal(isStaleClaim({ channels: {} }, claim(1)), false);
-  assert.equal(isStaleClaim({ channels: { c1: ch(3) } }, { tx: { op: { type: 'transfer' } } } as unknown as SignedTx), false);
+  for (let s = 0; s <= 6; s++) assert.equal(isStaleClaim({ channels: StateMap.fromRecord({ c1: ch(3) }) }, claim(s)), s <= 3, `seq ${s}`);
+  assert.equal(isStaleClaim({ channels: StateMap.fromRecord({ c1: ch(3, 'finalized') }) }, claim(9)), true);
+  assert.equal(isStaleClaim({ channels: StateMap.fromRecord({ c1: ch(3) }) }, claim('9')), true, 'a non-integer seq can never apply');
+  assert.equal(isStaleClaim({ channels: StateMap.fromRecord({}) }, claim(1)), false);
+  assert.equal(isStaleClaim({ channels: StateMap.fromRecord({ c1: ch(3) }) }, { tx: { op: { type: 'transfer' } } } as unknown as SignedTx), false);
 });
 
 test('account_get: pendingNonce is the next nonce after the sender\'s txs in this validator\'s pool, or forwarded by this node; nonce stays the committed one', async () => {

@@ -27,7 +27,7 @@ test('idle chain: the leader pauses without view changes, and a submitted tx end
     assert.equal(homeChain(a!.address, 1), shard);
     const hash = n0.submitTx(transfer(a!, b!.address, 1n, 0, dk.genesis.chainId, 1, shard));
     await waitFor('tx final', async () => (await n0.txStatus(hash)).status === 'final');
-    assert.equal(n0.runtime(shard).state.accounts[a!.address]!.nonce, 1);
+    assert.equal(n0.runtime(shard).state.accounts.get(a!.address)!.nonce, 1);
   } finally {
     await c.stopAll();
   }

@@ -17,7 +17,7 @@ test('in-memory cluster: finality continues with a validator and an auditor down
     const h0 = live[0]!.runtime('shard-0').finalHeight;
     const a = dk.accounts.find((k) => homeChain(k.address, S) === 'shard-0')!;
     const x = dk.accounts.find((k) => homeChain(k.address, S) === 'shard-1')!;
-    const x0 = live[0]!.runtime('shard-1').state.accounts[x.address]!.balance;
+    const x0 = live[0]!.runtime('shard-1').state.accounts.get(x.address)!.balance;
     live[1]!.submitTx(transfer(a, x.address, 3n, 0, dk.genesis.chainId, S, 'shard-0'));
     await waitFor('finality progresses on all chains without them', () =>
       live.every((n) => n.runtime('shard-0').finalHeight >= h0 + 10 && n.runtime('beacon').finalHeight >= 10),
@@ -27,7 +27,7 @@ test('in-memory cluster: finality continues with a validator and an auditor down
       assert.ok(n.viewChanges > 0, 'the killed validator\'s views time out on every other shard-0 validator');
       assert.ok((n.viewChangesByChain.get('shard-0') ?? 0) > 0, 'and are counted for shard-0');
     }
-    await waitFor('cross-shard transfer final while nodes are down', () => live.every((n) => n.runtime('shard-1').state.accounts[x.address]!.balance === x0 + 3n * UNIT));
+    await waitFor('cross-shard transfer final while nodes are down', () => live.every((n) => n.runtime('shard-1').state.accounts.get(x.address)!.balance === x0 + 3n * UNIT));
     const heightBefore = nodes[validatorIdx]!.runtime('shard-0').height;
     await c.restart(validatorIdx);
     await c.restart(auditorIdx);
@@ -36,7 +36,7 @@ test('in-memory cluster: finality continues with a validator and an auditor down
     assert.ok(v.runtime('shard-0').height >= heightBefore - 1, `restored height ${v.runtime('shard-0').height} < ${heightBefore}`);
     const target = live[0]!.runtime('shard-0').height;
     await waitFor('restarted nodes catch up', () =>
-      [c.nodes[validatorIdx]!, c.nodes[auditorIdx]!].every((n) => n.runtime('shard-0').height >= target && n.runtime('shard-1').state.accounts[x.address]!.balance === x0 + 3n * UNIT),
+      [c.nodes[validatorIdx]!, c.nodes[auditorIdx]!].every((n) => n.runtime('shard-0').height >= target && n.runtime('shard-1').state.accounts.get(x.address)!.balance === x0 + 3n * UNIT),
     );
     for (const n of c.nodes) assert.ok(n.supply().ok, n.supply().message);
   } finally {

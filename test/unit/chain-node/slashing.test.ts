@@ -53,8 +53,8 @@ test('in-memory cluster: a validator that double-votes is reported by an honest 
     // The reporter paid the tx fee from its own account on its home shard.
     const reporter = reporters[0]!;
     const home = homeChain(reporter.self, dk.genesis.shards);
-    await waitFor('slash tx final', () => reporter.runtime(home).state.accounts[reporter.self]!.nonce >= 1);
-    assert.equal(reporter.runtime(home).state.accounts[reporter.self]!.balance, 1_000n * UNIT - reporter.params.minFee * BigInt(reporter.runtime(home).state.accounts[reporter.self]!.nonce));
+    await waitFor('slash tx final', () => reporter.runtime(home).state.accounts.get(reporter.self)!.nonce >= 1);
+    assert.equal(reporter.runtime(home).state.accounts.get(reporter.self)!.balance, 1_000n * UNIT - reporter.params.minFee * BigInt(reporter.runtime(home).state.accounts.get(reporter.self)!.nonce));
 
     // shard-0 keeps finalizing with the jailed node still in its (fixed) group.
     const f0 = nodes[0]!.runtime('shard-0').finalHeight;

@@ -20,11 +20,11 @@ test('in-memory cluster: a relay registers (shard → beacon receipt), a channel
     submitter.submitTx(mk(payer, 0, { type: 'channel-open', relay: relay.address, deposit: 50n * UNIT }));
     const chId = channelIdFor(dk.genesis.chainId, payer.address, 0);
     await waitFor('relay on the beacon of every node and channel open everywhere', () =>
-      nodes.every((n) => n.runtime('beacon').state.nodes[relay.address]?.role === 'relay' && n.runtime(homeChain(payer.address, S)).state.channels[chId]?.status === 'open'),
+      nodes.every((n) => n.runtime('beacon').state.nodes[relay.address]?.role === 'relay' && n.runtime(homeChain(payer.address, S)).state.channels.get(chId)?.status === 'open'),
     );
     for (const n of nodes) {
       assert.equal(n.runtime('beacon').state.nodes[relay.address]!.deposit, 200_000n * UNIT);
-      assert.equal(n.runtime(homeChain(payer.address, S)).state.channels[chId]!.deposit, 50n * UNIT);
+      assert.equal(n.runtime(homeChain(payer.address, S)).state.channels.get(chId)!.deposit, 50n * UNIT);
       const rep = n.supply();
       assert.ok(rep.ok, rep.message);
     }

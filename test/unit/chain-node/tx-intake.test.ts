@@ -10,6 +10,7 @@ import { Mempool, MempoolFullError } from '../../../chain/node/mempool.js';
 import type { RuntimeHost } from '../../../chain/node/runtime-types.js';
 import { FORWARDED_NONCE_TTL_MS, TxIntake } from '../../../chain/node/tx-intake.js';
 import type { ChainState, SignedTx } from '../../../chain/state/types.js';
+import { StateMap } from '../../../chain/state/state-map.js';
 
 const SENDER = 'a'.repeat(64);
 
@@ -29,7 +30,7 @@ function setup(validator: boolean): { intake: TxIntake; mempool: Mempool<SignedT
       chain: 'shard-0',
       host,
       mempool,
-      state: () => ({ accounts: { [SENDER]: { nonce: committed.nonce } } }) as unknown as ChainState,
+      state: () => ({ accounts: StateMap.fromRecord({ [SENDER]: { nonce: committed.nonce } }) }) as unknown as ChainState,
       isValidator: () => validator,
       validators: () => ['v1', 'v2'],
     },

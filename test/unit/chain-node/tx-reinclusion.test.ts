@@ -23,7 +23,7 @@ test('in-memory cluster: a stale (already applied) claim is dropped from gossip 
     const open: SignedTx = signTx({ chainId, chain: 'shard-0', from: payer.address, nonce: 0, fee: UNIT / 100n, op: { type: 'channel-open', relay: relay.address, deposit: 5n * UNIT } }, pSeed);
     nodes[0]!.submitTx(open);
     const channelId = channelIdFor(chainId, payer.address, 0);
-    await waitFor('channel open everywhere', () => nodes.every((n) => n.runtime('shard-0').state.channels[channelId] !== undefined), 30_000);
+    await waitFor('channel open everywhere', () => nodes.every((n) => n.runtime('shard-0').state.channels.get(channelId) !== undefined), 30_000);
 
     const receipt = { chainId, channelId, cumulativeBytes: 1000n, cumulativeAmount: UNIT, seq: 1 };
     const claim: SignedTx = signTx(
@@ -70,7 +70,7 @@ test('in-memory cluster: a stale (already applied) claim is dropped from gossip 
       assert.equal(st.status, 'final');
       assert.equal(st.height, first.height, 'tx index still points at the block where the claim was applied');
       assert.equal((st.result as { status: string }).status, 'ok');
-      assert.equal(n.runtime('shard-0').state.channels[channelId]!.claimed, UNIT);
+      assert.equal(n.runtime('shard-0').state.channels.get(channelId)!.claimed, UNIT);
     }
   } finally {
     await c.stopAll();

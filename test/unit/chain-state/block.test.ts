@@ -12,10 +12,13 @@ import {
   merkleProof,
   receiptHash,
   stateRoot,
+  stateRootFull,
   verifyMerkleProof,
-  type ChainState,
+  type ChainStateJson,
+  stateFromJson,
 } from '../../../chain/state/index.js';
 import { keyOn, P, World, TOP } from './helpers.js';
+import { packValue, unpackValue } from '../../../chain/node/wire.js';
 
 const a = keyOn('shard-0');
 const far = [keyOn('shard-1'), keyOn('shard-1', P, 1), keyOn('shard-1', P, 2)];
@@ -63,9 +66,13 @@ test('state codec round-trips to the same state root', () => {
   w.run(w.tx(a, { type: 'channel-open', relay: far[0]!.address, deposit: 3n * TOP }));
   w.run(w.tx(a, { type: 'transfer', to: far[1]!.address, amount: 1n }));
   for (const s of w.all()) {
-    const back = decodeJson<ChainState>(encodeJson(s));
+    const back = stateFromJson(decodeJson<ChainStateJson>(encodeJson(s)));
     assert.deepEqual(back, s);
     assert.equal(stateRoot(back), stateRoot(s));
+    // As a node stores its snapshot (store.ts packs values with packValue).
+    const stored = stateFromJson(unpackValue<{ height: number; state: ChainStateJson }>(packValue({ height: s.height, state: s })).state);
+    assert.deepEqual(stored, s);
+    assert.equal(stateRootFull(stored), stateRoot(s));
   }
 });
 
@@ -77,6 +84,6 @@ test('results are in order confirms, receipts, txs; one bad tx does not stop the
   const after = w.tx(a, { type: 'transfer', to: far[0]!.address, amount: 2n }, { nonce: 2 });
   const res = w.block('shard-0', { txs: [good, badNonce, failing, after], confirms: [{ from: 'shard-1', appliedUpTo: 0 }] });
   assert.deepEqual(res.results.map((r) => `${r.kind}:${r.status}`), ['confirm:ok', 'tx:ok', 'tx:invalid', 'tx:failed', 'tx:ok']);
-  assert.equal(w.get('shard-0').accounts[a.address]!.nonce, 3);
+  assert.equal(w.get('shard-0').accounts.get(a.address)!.nonce, 3);
   assert.equal(res.outgoingReceipts.length, 2);
 });

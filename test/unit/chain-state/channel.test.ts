@@ -34,14 +34,14 @@ test('claim burn rounding: burn = ceil(delta/10), relay gets the rest', () => {
 test('open locks the deposit; claims pay amount − claimed, burn 10%, fee from the relay share', () => {
   const { w, id } = setup();
   assert.equal(w.balance(payer), 900n * TOP - P.minFee);
-  assert.equal(w.get('shard-0').channels[id]!.deposit, 100n * TOP);
+  assert.equal(w.get('shard-0').channels.get(id)!.deposit, 100n * TOP);
   assert.equal(w.run(claim(w, relaySame, id, 1, 10n * TOP)).status, 'ok');
   assert.equal(w.balance(relaySame), 9n * TOP - P.minFee);
   const burned0 = w.get('shard-0').burned;
   assert.equal(w.run(claim(w, relaySame, id, 5, 25n * TOP)).status, 'ok');
   assert.equal(w.balance(relaySame), 9n * TOP - P.minFee + (15n * TOP * 9n) / 10n - P.minFee);
   assert.equal(w.get('shard-0').burned - burned0, (15n * TOP) / 10n + P.minFee);
-  const ch = w.get('shard-0').channels[id]!;
+  const ch = w.get('shard-0').channels.get(id)!;
   assert.equal(ch.claimed, 25n * TOP);
   assert.equal(ch.seq, 5);
 });
@@ -94,7 +94,7 @@ test('claim rejections leave the state untouched', async (t) => {
 test('a claim never exceeds the deposit', () => {
   const { w, id } = setup();
   assert.equal(w.run(claim(w, relaySame, id, 1, 500n * TOP)).status, 'ok');
-  const ch = w.get('shard-0').channels[id]!;
+  const ch = w.get('shard-0').channels.get(id)!;
   assert.equal(ch.claimed, 100n * TOP);
   assert.equal(w.balance(relaySame), 90n * TOP - P.minFee);
   const more = w.run(claim(w, relaySame, id, 2, 600n * TOP));
@@ -108,8 +108,8 @@ test('close → claims still allowed during the window → finalize refunds depo
   const early = w.run(w.tx(payer, { type: 'channel-finalize', channelId: id }));
   assert.match(early.error!.message, /not closing/);
   assert.equal(w.run(w.tx(payer, { type: 'channel-close', channelId: id })).status, 'ok');
-  const closesAt = w.get('shard-0').channels[id]!.closesAt!;
-  assert.equal(w.get('shard-0').channels[id]!.status, 'closing');
+  const closesAt = w.get('shard-0').channels.get(id)!.closesAt!;
+  assert.equal(w.get('shard-0').channels.get(id)!.status, 'closing');
   const again = w.run(w.tx(payer, { type: 'channel-close', channelId: id }));
   assert.match(again.error!.message, /already closing/);
   // the payer closed holding an old state; the relay's newer receipt still pays during the window
@@ -121,7 +121,7 @@ test('close → claims still allowed during the window → finalize refunds depo
   const bal = w.balance(payer);
   assert.equal(w.run(w.tx(payer, { type: 'channel-finalize', channelId: id })).status, 'ok');
   assert.equal(w.balance(payer), bal - P.minFee + 70n * TOP);
-  assert.equal(w.get('shard-0').channels[id]!.status, 'finalized');
+  assert.equal(w.get('shard-0').channels.get(id)!.status, 'finalized');
   const late = w.run(claim(w, relaySame, id, 3, 40n * TOP));
   assert.match(late.error!.message, /finalized/);
   const twice = w.run(w.tx(payer, { type: 'channel-finalize', channelId: id }));
@@ -145,5 +145,5 @@ test('only the payer closes; open rejections', () => {
   assert.match(tooMuch.error!.message, /channel deposit of .* balance/);
   const given = 'ef'.repeat(32);
   assert.equal(w.run(w.tx(payer, { type: 'channel-open', relay: relaySame.address, deposit: 1n, channelId: given })).status, 'ok');
-  assert.equal(w.get('shard-0').channels[given]!.deposit, 1n);
+  assert.equal(w.get('shard-0').channels.get(given)!.deposit, 1n);
 });

@@ -81,12 +81,12 @@ export class World {
     return homeChain(k.address, this.params.shardCount);
   }
   balance(k: KeyPair): bigint {
-    return this.get(this.home(k)).accounts[k.address]?.balance ?? 0n;
+    return this.get(this.home(k)).accounts.get(k.address)?.balance ?? 0n;
   }
   /** Signs op from `who` with the next nonce it has not used in this world. */
   tx(who: KeyPair, op: TxOp, opts: { fee?: bigint; chain?: ChainName; nonce?: number } = {}): SignedTx {
     const chain = opts.chain ?? this.home(who);
-    const nonce = opts.nonce ?? (op.type === 'channel-claim' ? 0 : this.get(chain).accounts[who.address]?.nonce ?? 0);
+    const nonce = opts.nonce ?? (op.type === 'channel-claim' ? 0 : this.get(chain).accounts.get(who.address)?.nonce ?? 0);
     return signTx({ chainId: this.params.chainId, chain, from: who.address, nonce, fee: opts.fee ?? this.params.minFee, op }, who.seed);
   }
   /** Applies one block on `chain` and asserts the supply invariant over all chains. */

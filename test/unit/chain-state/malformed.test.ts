@@ -28,7 +28,7 @@ test('malformed txs never throw out of applyBlock and never break supply', () =>
   fc.assert(
     fc.property(fc.constantFrom(...TYPES), fc.dictionary(fc.constantFrom(...FIELDS), junk), fc.oneof(fc.constant(10n), junk), (type, fields, fee) => {
       const s = w.get('shard-0');
-      const nonce = s.accounts[a.address]!.nonce;
+      const nonce = s.accounts.get(a.address)!.nonce;
       // Built untyped on purpose: the point is input that violates the types.
       const tx = { chainId: P.chainId, chain: 'shard-0', from: a.address, nonce, fee, op: { ...fields, type } } as unknown as Tx;
       let stx: SignedTx;

@@ -102,10 +102,10 @@ function run(cmds: Cmd[]): void {
         break;
       case 'open': {
         const payer = users[c.payer]!;
-        const nonce = w.get(w.home(payer)).accounts[payer.address]?.nonce ?? 0;
+        const nonce = w.get(w.home(payer)).accounts.get(payer.address)?.nonce ?? 0;
         send(payer, { type: 'channel-open', relay: users[c.relay]!.address, deposit: c.deposit });
         const id = channelIdFor(P.chainId, payer.address, nonce);
-        if (w.get(w.home(payer)).channels[id]) chans.push({ id, payer, relay: users[c.relay]!, seq: 0 });
+        if (w.get(w.home(payer)).channels.get(id)) chans.push({ id, payer, relay: users[c.relay]!, seq: 0 });
         break;
       }
       case 'claim': {
@@ -114,11 +114,11 @@ function run(cmds: Cmd[]): void {
         const seq = Math.max(0, ch.seq + c.seqStep);
         const r: PaymentReceipt = { chainId: P.chainId, channelId: ch.id, cumulativeBytes: c.amount * 3n, cumulativeAmount: c.amount, seq };
         const stx = w.tx(ch.relay, { type: 'channel-claim', channelId: ch.id, receipt: r, receiptSignature: signPaymentReceipt(r, ch.payer.seed) }, { chain: w.home(ch.payer) });
-        const before = w.get(w.home(ch.payer)).channels[ch.id]!;
+        const before = w.get(w.home(ch.payer)).channels.get(ch.id)!;
         const res = w.block(stx.tx.chain, { txs: [stx] });
         count(`channel-claim:${res.results[0]!.status}`);
         record(res);
-        const after = w.get(w.home(ch.payer)).channels[ch.id]!;
+        const after = w.get(w.home(ch.payer)).channels.get(ch.id)!;
         assert.ok(after.claimed <= after.deposit, 'claim exceeded deposit');
         assert.ok(after.claimed >= before.claimed, 'claimed went down');
         if (res.results[0]!.status === 'ok') {

@@ -9,7 +9,7 @@ const b = keyOn('shard-0', P, 1);
 test('shard-side rejections of the remaining rules are named and leave only fee + nonce', () => {
   const w = new World(P, [{ who: a, amount: 1000n * TOP }, { who: b, amount: 1000n * TOP }]);
   w.run(w.tx(a, { type: 'channel-open', relay: b.address, deposit: 1n * TOP }));
-  const cid = Object.keys(w.get('shard-0').channels)[0]!;
+  const cid = [...w.get('shard-0').channels.keys()][0]!;
   const cases: [TxOp, string, RegExp][] = [
     [{ type: 'update-node', changes: {} }, 'update-node', /no changes/],
     [{ type: 'update-node', changes: { endpoints: Array.from({ length: 9 }, () => 'h:1') } }, 'update-node', /at most 8/],
@@ -26,12 +26,12 @@ test('shard-side rejections of the remaining rules are named and leave only fee 
     [{ type: 'resource-deposit', amount: 10_000n * TOP }, 'resource-deposit', /balance/],
   ];
   for (const [op, rule, re] of cases) {
-    const before = w.get('shard-0').accounts[a.address]!;
+    const before = w.get('shard-0').accounts.get(a.address)!;
     const r = w.run(w.tx(a, op));
     assert.equal(r.status, 'failed', `${op.type}: ${r.error?.message}`);
     assert.equal(r.error!.rule, rule);
     assert.match(r.error!.message, re);
-    const after = w.get('shard-0').accounts[a.address]!;
+    const after = w.get('shard-0').accounts.get(a.address)!;
     assert.equal(after.balance, before.balance - P.minFee);
     assert.equal(after.nonce, before.nonce + 1);
   }
@@ -54,8 +54,8 @@ test('error classes carry the rule name; unknown op types fail by name', () => {
 test('genesis: allocations land on home shards, nodes on the beacon, bad input refused', () => {
   const v = key('gv');
   const g = genesis(P, [{ address: a.address, amount: 5n }, { address: keyOn('shard-1').address, amount: 7n }], { nodes: [nodeSpec(v, 'validator', P.minDeposit.validator)], reserve: 100n });
-  assert.equal(g.shards[0]!.accounts[a.address]!.balance, 5n);
-  assert.equal(g.shards[1]!.accounts[keyOn('shard-1').address]!.balance, 7n);
+  assert.equal(g.shards[0]!.accounts.get(a.address)!.balance, 5n);
+  assert.equal(g.shards[1]!.accounts.get(keyOn('shard-1').address)!.balance, 7n);
   assert.equal(g.beacon.nodes[v.address]!.status, 'active');
   assert.deepEqual(g.supply, { total: 12n + P.minDeposit.validator, reserve: 100n });
   assert.equal(g.beacon.reserve, 100n);

@@ -26,7 +26,7 @@ test('resource deposit buys fee-free txs that refill over the window', () => {
   const paid = w.run(w.tx(a, { type: 'transfer', to: b.address, amount: 1n }));
   assert.equal(paid.feeCharged, P.minFee);
   // refill: after a third of the window one tx is available again
-  const acct = w.get('shard-0').accounts[a.address]!;
+  const acct = w.get('shard-0').accounts.get(a.address)!;
   const h = w.get('shard-0').height;
   assert.equal(quotaAvailable(acct.resource, P.resource, h + 1), 0n);
   assert.equal(quotaAvailable(acct.resource, P.resource, h + Math.ceil(P.resource.windowBlocks / 3)), 1n);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTx, checkSupply, precheckTx, stateRoot, supplyOf } from '../../../chain/state/index.js';
+import { applyTx, checkSupply, cloneState, precheckTx, stateRoot, supplyOf } from '../../../chain/state/index.js';
 import { keyOn, P, World, TOP } from './helpers.js';
 
 const a = keyOn('shard-0');
@@ -19,7 +19,7 @@ test('transfer on the same shard moves value, burns the fee, bumps the nonce', (
   assert.equal(w.balance(a), 1000n * TOP - 100n - P.minFee);
   assert.equal(w.balance(b), 100n);
   assert.equal(w.get('shard-0').burned, P.minFee);
-  assert.equal(w.get('shard-0').accounts[a.address]!.nonce, 1);
+  assert.equal(w.get('shard-0').accounts.get(a.address)!.nonce, 1);
 });
 
 test('cross-shard transfer: receipt out, applied once at the destination, confirmed back', () => {
@@ -71,7 +71,8 @@ test('supply over states that are not a consistent cut (one chain ahead of anoth
   assert.equal(confirmed.consistent, false);
   assert.match(confirmed.message, /shard-0@2 saw receipts to shard-1 confirmed up to id 1, shard-1@0 has applied up to 0/);
   // A real imbalance on a consistent cut is still broken.
-  const minted = { ...dest1, accounts: { ...dest1.accounts, [c.address]: { ...dest1.accounts[c.address]!, balance: dest1.accounts[c.address]!.balance + 1n } } };
+  const minted = cloneState(dest1);
+  minted.accounts = minted.accounts.beginWrite().set(c.address, { ...dest1.accounts.get(c.address)!, balance: dest1.accounts.get(c.address)!.balance + 1n });
   const broken = checkSupply([beacon, src2, minted], w.supply);
   assert.equal(broken.consistent, true);
   assert.equal(broken.ok, false);
@@ -124,11 +125,11 @@ test('transfer rejections', async (t) => {
       if (status === 'invalid') assert.equal(stateRoot(state), stateRoot(before));
       else {
         // failed: only fee + nonce changed
-        const acct = state.accounts[stx.tx.from]!;
-        assert.equal(acct.nonce, before.accounts[stx.tx.from]!.nonce + 1);
-        assert.equal(acct.balance, before.accounts[stx.tx.from]!.balance - stx.tx.fee);
+        const acct = state.accounts.get(stx.tx.from)!;
+        assert.equal(acct.nonce, before.accounts.get(stx.tx.from)!.nonce + 1);
+        assert.equal(acct.balance, before.accounts.get(stx.tx.from)!.balance - stx.tx.fee);
         assert.equal(state.burned, before.burned + stx.tx.fee);
-        assert.equal(Object.keys(state.accounts).length, Object.keys(before.accounts).length);
+        assert.equal(state.accounts.size, before.accounts.size);
         assert.equal(Object.keys(state.outbox).length, 0);
       }
     });

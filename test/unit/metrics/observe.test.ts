@@ -216,10 +216,10 @@ test('chain: supply kinds partition genesis + issued; supply_ok follows the inva
   ], { reserve: 1_000n * UNIT });
   const states = genesisStates(g);
   // Move value between kinds the way transactions do: burn some, lock some.
-  const home = states.find((s) => s.accounts[a])!;
-  home.accounts[a]!.balance -= 30n * UNIT;
+  const home = states.find((s) => s.accounts.get(a))!;
+  home.accounts.get(a)!.balance -= 30n * UNIT;
   home.burned += 10n * UNIT;
-  home.accounts[a]!.resource.locked += 20n * UNIT;
+  home.accounts.get(a)!.resource.locked += 20n * UNIT;
   const report = checkSupply(states, g.supply);
   assert.ok(report.ok, report.message);
   const m = createChainMetrics();
@@ -232,10 +232,10 @@ test('chain: supply kinds partition genesis + issued; supply_ok follows the inva
   const sum = [...kinds].filter(([k]) => k !== 'reserve').reduce((x, [, v]) => x + v, 0);
   assert.equal(sum, toSample(report.expected));
   assert.equal(await value(m.supplyOk), 1);
-  home.accounts[a]!.balance += 1n; // value from nowhere
+  home.accounts.get(a)!.balance += 1n; // value from nowhere
   m.observeSupply(checkSupply(states, g.supply));
   assert.equal(await value(m.supplyOk), 0);
-  home.accounts[a]!.balance -= 1n;
+  home.accounts.get(a)!.balance -= 1n;
   m.observeSupply(checkSupply(states, g.supply));
   assert.equal(await value(m.supplyOk), 1);
   // One chain ahead of another (a receipt applied that the source has not sent here): undecided, the gauge keeps its value.

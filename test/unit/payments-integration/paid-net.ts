@@ -41,7 +41,7 @@ export function portFor(chain: FakeChain, relay: KeyPair): ChainPort & { submiss
 
 /** Opens payer → relay with `deposit`, mines it, returns the channel id. */
 export function openTo(chain: FakeChain, payer: KeyPair, relay: string, deposit: bigint): string {
-  const nonce = chain.state(chain.home(payer.address)).accounts[payer.address]?.nonce ?? 0;
+  const nonce = chain.state(chain.home(payer.address)).accounts.get(payer.address)?.nonce ?? 0;
   chain.send(payer, { type: 'channel-open', relay, deposit });
   chain.mine();
   return channelIdFor(PARAMS.chainId, payer.address, nonce);

@@ -21,12 +21,12 @@ export class RpcFakeNode {
     s.register('chain_status', () => ({ chainId: chain.params.chainId, chains: [...chain.states.keys()].map((c) => ({ chain: c, height: chain.state(c).height, finalHeight: chain.state(c).height })) }));
     s.register('account_get', (p) => {
       const address = (p as string[])[0]!;
-      const a = chain.state(chain.home(address)).accounts[address];
+      const a = chain.state(chain.home(address)).accounts.get(address);
       return { address, chain: chain.home(address), balance: a?.balance ?? 0n, nonce: a?.nonce ?? 0 };
     });
     s.register('channel_get', (p) => {
       const id = (p as string[])[0]!;
-      for (const [c, st] of chain.states) if (st.channels[id]) return { chain: c, ...st.channels[id] };
+      for (const [c, st] of chain.states) if (st.channels.get(id)) return { chain: c, ...st.channels.get(id) };
       throw new RpcError(-32001, `no channel ${id}`);
     });
     s.register('tx_submit', (p) => {
@@ -36,7 +36,7 @@ export class RpcFakeNode {
       const st = chain.states.get(stx.tx.chain as never);
       if (!st) throw new RpcError(-32000, `tx: unknown chain ${stx.tx.chain}`, { rule: 'tx' });
       const isClaim = stx.tx.op.type === 'channel-claim';
-      if (isClaim || stx.tx.nonce === (st.accounts[stx.tx.from]?.nonce ?? 0)) {
+      if (isClaim || stx.tx.nonce === (st.accounts.get(stx.tx.from)?.nonce ?? 0)) {
         const { result } = applyTx(st, stx, chain.params);
         if (result.status !== 'ok') throw new RpcError(-32000, `${result.error?.rule ?? 'tx'}: ${result.error?.message ?? result.status}`, { rule: result.error?.rule });
       }

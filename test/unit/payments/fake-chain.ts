@@ -59,7 +59,7 @@ export class FakeChain implements ChainPort {
     return this.states.get(chain)!;
   }
   balance(k: KeyPair): bigint {
-    return this.state(this.home(k.address)).accounts[k.address]?.balance ?? 0n;
+    return this.state(this.home(k.address)).accounts.get(k.address)?.balance ?? 0n;
   }
   burned(): bigint {
     let b = 0n;
@@ -87,7 +87,7 @@ export class FakeChain implements ChainPort {
   }
 
   findChannel(id: string): Channel | undefined {
-    for (const s of this.states.values()) if (s.channels[id]) return s.channels[id];
+    for (const s of this.states.values()) if (s.channels.get(id)) return s.channels.get(id);
     return undefined;
   }
 
@@ -95,7 +95,7 @@ export class FakeChain implements ChainPort {
   send(who: KeyPair, op: TxOp): SignedTx {
     const chain = this.home(who.address);
     const pendingFromWho = this.mempool.filter((t) => t.tx.from === who.address && t.tx.op.type !== 'channel-claim').length;
-    const nonce = (this.state(chain).accounts[who.address]?.nonce ?? 0) + pendingFromWho;
+    const nonce = (this.state(chain).accounts.get(who.address)?.nonce ?? 0) + pendingFromWho;
     const stx = signTx({ chainId: this.params.chainId, chain, from: who.address, nonce, fee: this.params.minFee, op }, who.seed);
     this.mempool.push(stx);
     return stx;
@@ -125,7 +125,7 @@ export class FakeChain implements ChainPort {
 
   /** Opens a channel payer → relay and mines it; returns its id. */
   open(payer: KeyPair, deposit: bigint): string {
-    const nonce = this.state(this.home(payer.address)).accounts[payer.address]?.nonce ?? 0;
+    const nonce = this.state(this.home(payer.address)).accounts.get(payer.address)?.nonce ?? 0;
     this.send(payer, { type: 'channel-open', relay: this.relay.address, deposit });
     this.mine();
     return channelIdFor(this.params.chainId, payer.address, nonce);
