@@ -2,19 +2,20 @@
  * Store layout of one chain's committed blocks (classic-level via store.ts):
  * - `blk/<chain>/<height>`: the BlockRecord, written atomically with its tx index entries
  *   (`tx/<hash>`, tx-index.ts), the host's extra records (the beacon's election `ep/<k>`), every
- *   `snapshotEvery` blocks the state snapshot (`st/<chain>`), and for chains without auditors
- *   the final height (`fin/<chain>`);
+ *   `snapshotEvery` blocks the state snapshot (`st/<chain>` and the records of the entries
+ *   changed since the last one, state-snapshot.ts), and for chains without auditors the final
+ *   height (`fin/<chain>`);
  * - on load, the snapshot is read and the blocks stored after it are replayed (each must
  *   replay to its stored state root); extra records lost with a crash are rebuilt.
  */
 import type { Block } from '../consensus/types.js';
 import { applyBlock } from '../state/apply.js';
-import { stateFromJson, type ChainStateJson } from '../state/codec.js';
 import type { BlockResult, ChainState } from '../state/types.js';
 import { decodePayload, type BlockRecord, type PayloadV1 } from './payload.js';
 import { heightKey, type BatchOp } from './store.js';
 import { hashOf, type RuntimeHost } from './runtime-types.js';
 import { indexedTx, txIndexKey, txLocationValue } from './tx-index.js';
+import { loadSnapshot, snapshotOps, type StoredMaps } from './state-snapshot.js';
 import type { ChainRuntime } from './chain-runtime.js';
 
 export class StoreReplayError extends Error {
@@ -22,13 +23,20 @@ export class StoreReplayError extends Error {
 }
 
 /**
- * Committed state after the snapshot and the stored blocks above it, and the tip's record.
- * `onState` sees the state after the snapshot and after each replayed block (before the
- * host's extra records of that block are rebuilt).
+ * Committed state after the snapshot and the stored blocks above it, the tip's record, and the
+ * maps the snapshot's records hold (undefined: none yet). `onState` sees the state after the
+ * snapshot and after each replayed block (before the host's extra records of that block are
+ * rebuilt).
  */
-export async function replayStored(host: RuntimeHost, rt: ChainRuntime, chain: string, initial: ChainState, onState: (s: ChainState) => void): Promise<{ state: ChainState; tip?: BlockRecord }> {
-  const snap = await host.store.get<{ height: number; state: ChainStateJson }>(`st/${chain}`);
-  let state = snap ? stateFromJson(snap.state) : initial;
+export async function replayStored(
+  host: RuntimeHost,
+  rt: ChainRuntime,
+  chain: string,
+  initial: ChainState,
+  onState: (s: ChainState) => void,
+): Promise<{ state: ChainState; tip?: BlockRecord; stored: StoredMaps | undefined }> {
+  const snap = await loadSnapshot(host.store, chain);
+  let state = snap ? snap.state : initial;
   onState(state);
   for (let h = state.height + 1; ; h++) {
     const rec = await host.store.get<BlockRecord>(heightKey('blk', chain, h));
@@ -43,10 +51,11 @@ export async function replayStored(host: RuntimeHost, rt: ChainRuntime, chain: s
     if (extra.length > 0) await host.store.batch(extra);
   }
   const h = state.height;
-  if (h === 0) return { state };
+  const stored = snap?.stored;
+  if (h === 0) return { state, stored };
   const tip = await host.store.get<BlockRecord>(heightKey('blk', chain, h));
   if (!tip) throw new StoreReplayError(`${chain}: block ${h} missing from store`);
-  return { state, tip };
+  return { state, tip, stored };
 }
 
 export interface CommitWrite {
@@ -54,8 +63,8 @@ export interface CommitWrite {
   rec: BlockRecord;
   payload: PayloadV1;
   result: BlockResult;
-  /** Also store the state snapshot. */
-  snapshot: boolean;
+  /** Also store the state snapshot: `stored` = the maps the records hold now. */
+  snapshot: false | { readonly stored: StoredMaps | undefined };
   /** The block's height has no auditors: it is final on commit. */
   finalOnCommit: boolean;
 }
@@ -76,7 +85,7 @@ export async function commitBatch(host: RuntimeHost, rt: ChainRuntime, chain: st
     }
     ops.push({ type: 'put', key: txIndexKey(hash), value: txLocationValue(chain, block.height, i) });
   }
-  if (w.snapshot) ops.push({ type: 'put', key: `st/${chain}`, value: { height: block.height, state: result.state } });
+  if (w.snapshot) ops.push(...snapshotOps(chain, result.state, w.snapshot.stored));
   if (w.finalOnCommit) ops.push({ type: 'put', key: `fin/${chain}`, value: { height: block.height } });
   ops.push(...(host.commitOps?.(rt, block, result.state) ?? []));
   return ops;

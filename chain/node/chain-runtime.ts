@@ -41,6 +41,7 @@ import { AuditTracker, type AuditShareMsg } from './audit.js';
 import { ReceiptSource } from './receipt-source.js';
 import { ChainSync, type SyncRequest, type SyncResponse } from './chain-sync.js';
 import { commitBatch, replayStored } from './block-persist.js';
+import { mapsOf, snapshotOps, type StoredMaps } from './state-snapshot.js';
 import { heightKey } from './store.js';
 import { bodyEmpty } from './payload-build.js';
 import { ExecCache } from './exec-cache.js';
@@ -106,6 +107,8 @@ export class ChainRuntime {
   private readonly verifyCache = new VerifyCache(50_000);
   private syncTimer?: NodeJS.Timeout;
   private sinceSnapshot = 0;
+  /** The maps the store's snapshot records hold (state-snapshot.ts); undefined: none yet. */
+  private storedMaps: StoredMaps | undefined;
   private readonly coreStartAt: number;
   txsCommitted = 0;
   /** Test-only fault injection (chain/node/test-hooks.ts), when the host asks for it. */
@@ -265,8 +268,9 @@ export class ChainRuntime {
 
   /** Loads the last snapshot and replays stored blocks after it. */
   async load(): Promise<void> {
-    const { state, tip } = await replayStored(this.host, this, this.chain, this.state, (s) => (this.state = s));
+    const { state, tip, stored } = await replayStored(this.host, this, this.chain, this.state, (s) => (this.state = s));
     this.state = state;
+    this.storedMaps = stored;
     const h = this.state.height;
     if (tip) {
       this.tipBlock = tip.block;
@@ -320,7 +324,9 @@ export class ChainRuntime {
   }
 
   private async snapshot(): Promise<void> {
-    await this.host.store.batch([{ type: 'put', key: `st/${this.chain}`, value: { height: this.state.height, state: this.state } }]);
+    const state = this.state;
+    await this.host.store.batch(snapshotOps(this.chain, state, this.storedMaps));
+    this.storedMaps = mapsOf(state);
     this.sinceSnapshot = 0;
   }
 
@@ -586,8 +592,9 @@ export class ChainRuntime {
     this.sinceSnapshot++;
     const snapshot = this.sinceSnapshot >= this.timing.snapshotEvery;
     if (snapshot) this.sinceSnapshot = 0;
-    const ops = await commitBatch(this.host, this, this.chain, { block, rec, payload, result, snapshot, finalOnCommit: g.auditors.length === 0 });
+    const ops = await commitBatch(this.host, this, this.chain, { block, rec, payload, result, snapshot: snapshot && { stored: this.storedMaps }, finalOnCommit: g.auditors.length === 0 });
     await this.host.store.batch(ops);
+    if (snapshot) this.storedMaps = mapsOf(result.state);
     this.state = result.state;
     this.tipHash = block.hash;
     this.tipBlock = block;

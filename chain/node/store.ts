@@ -4,10 +4,13 @@
  * `batch` is atomic: after a crash either every op of a batch is visible or none is.
  * Key layout used by the node (per chain c, heights zero-padded to 12 digits):
  *   blk/<c>/<h>  committed block record {block, qc, audit?}
- *   st/<c>       app state after the last committed block {height, hash, state}
+ *   st/<c>       the state snapshot {height, state, records}: the state without its accounts
+ *                and channels, which are the sm/ records (state-snapshot.ts)
  *   cs/<c>       consensus safety state (last voted round etc.)
  *   tx/<hash>    {chain, height, index}: where the tx took effect (its result is in the block
  *                record's `results`; entries written by older nodes also carry `result`)
+ *   sm/<c>/<field>/<key>  one entry of the state's accounts or channels as of the snapshot in
+ *                st/<c>
  */
 import { ClassicLevel } from 'classic-level';
 import { packValue, unpackValue } from './wire.js';
@@ -32,6 +35,8 @@ export interface KvStore {
   close(): Promise<void>;
   get<T = unknown>(key: string): Promise<T | undefined>;
   batch(ops: BatchOp[]): Promise<void>;
+  /** Every [key, value] whose key starts with `prefix`, in key order (UTF-8 byte order). */
+  entries<T = unknown>(prefix: string): AsyncIterable<[string, T]>;
 }
 
 export function heightKey(prefix: string, chain: string, height: number): string {
@@ -71,6 +76,14 @@ export class LevelStore implements KvStore {
     }
     await b.write();
   }
+  async *entries<T = unknown>(prefix: string): AsyncIterable<[string, T]> {
+    // Every key starting with prefix sorts at or after it and before prefix with its last
+    // character incremented (the node's prefixes end in '/').
+    const last = prefix.charCodeAt(prefix.length - 1);
+    if (!(last < 0x7f)) throw new RangeError('entries: the prefix must end in an ASCII character');
+    const end = prefix.slice(0, -1) + String.fromCharCode(last + 1);
+    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: end })) yield [k, unpackValue<T>(v)];
+  }
 }
 
 /** In-memory store for unit tests; values are stored encoded so callers never share objects. */
@@ -86,6 +99,13 @@ export class MemoryStore implements KvStore {
     for (const o of ops) {
       if (o.type === 'put') this.data.set(o.key, encodeValue(o.value));
       else this.data.delete(o.key);
+    }
+  }
+  async *entries<T = unknown>(prefix: string): AsyncIterable<[string, T]> {
+    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const k of keys) {
+      const v = this.data.get(k);
+      if (v !== undefined) yield [k, unpackValue<T>(v)];
     }
   }
 }

@@ -176,6 +176,22 @@ export class StateMap<V> implements ReadonlyMap<string, V> {
     return out;
   }
 
+  /**
+   * What changed from `base` to `next`: [key, value] for every entry added or replaced (a
+   * different object), [key, undefined] for every entry removed. Buckets the two maps share are
+   * skipped, so for versions of one another it costs O(BUCKETS + entries of the buckets either
+   * wrote), whatever the number of versions between them.
+   */
+  static *diff<V>(base: StateMap<V>, next: StateMap<V>): Generator<[string, V | undefined]> {
+    for (let i = 0; i < BUCKETS; i++) {
+      const a = base.buckets[i];
+      const b = next.buckets[i];
+      if (a === b) continue;
+      if (b !== undefined) for (const [k, v] of b) if (a?.get(k) !== v) yield [k, v];
+      if (a !== undefined) for (const k of a.keys()) if (!b?.has(k)) yield [k, undefined];
+    }
+  }
+
   /** A deep copy (entries cloned with structuredClone), frozen. */
   clone(): StateMap<V> {
     return new StateMap<V>(

@@ -13,6 +13,10 @@ test('in-memory cluster: finality continues with a validator and an auditor down
     await waitFor('some finality', () => nodes[validatorIdx]!.runtime('shard-0').finalHeight >= 5);
     await c.kill(validatorIdx);
     await c.kill(auditorIdx);
+    // Stopping stored its snapshot with one record per account (state-snapshot.ts); the restart below reads it.
+    const stopped = nodes[validatorIdx]!.runtime('shard-0').state;
+    const records = [...c.stores[validatorIdx]!.data.keys()].filter((k) => k.startsWith('sm/shard-0/accounts/'));
+    assert.deepEqual(records.map((k) => k.slice('sm/shard-0/accounts/'.length)).sort(), [...stopped.accounts.keys()].sort());
     const live = nodes.filter((_, i) => i !== validatorIdx && i !== auditorIdx);
     const h0 = live[0]!.runtime('shard-0').finalHeight;
     const a = dk.accounts.find((k) => homeChain(k.address, S) === 'shard-0')!;

@@ -123,3 +123,35 @@ test('bucketOf spreads keys over all BUCKETS and is stable', () => {
   assert.ok(seen.size > BUCKETS * 0.95, `only ${seen.size} of ${BUCKETS} buckets used`);
   assert.equal(bucketOf(''), (0x811c9dc5 >>> 20) & (BUCKETS - 1));
 });
+
+test('StateMap.diff: applied to the base, it gives the next version, across any number of versions', () => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 60 }), fc.nat(), (ops, pick) => {
+      const versions: StateMap<{ v: number }>[] = [];
+      let map = StateMap.empty<{ v: number }>().beginWrite();
+      for (const op of ops) {
+        if (op.kind === 'fork') {
+          map.endWrite();
+          versions.push(map);
+          map = map.beginWrite();
+        } else if (op.kind === 'set') map.set(op.key, { v: op.value });
+        else map.delete(op.key);
+      }
+      map.endWrite();
+      const base = versions.length > 0 ? versions[pick % versions.length]! : StateMap.empty<{ v: number }>();
+      const model = new Map(base.entries());
+      const seen = new Set<string>();
+      for (const [k, v] of StateMap.diff(base, map)) {
+        assert.ok(!seen.has(k), `key ${k} twice`);
+        seen.add(k);
+        if (v === undefined) {
+          assert.ok(model.delete(k), `deleted ${k} was not in the base`);
+        } else {
+          assert.notEqual(base.get(k), v, `unchanged ${k} reported`);
+          model.set(k, v);
+        }
+      }
+      assert.deepEqual(sorted(model), contents(map));
+    }),
+  );
+});
