@@ -5,17 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { LevelStore, MemoryStore, type BatchOp, type KvStore } from '../../../chain/node/store.js';
+import type { BatchOp } from '../../../chain/node/store.js';
+import { storeKinds, type StoreOpener } from './stores.js';
 import { loadSnapshot, mapsOf, snapshotKey, snapshotOps } from '../../../chain/node/state-snapshot.js';
 import { cloneState, stateRootFull, type ChainState } from '../../../chain/state/index.js';
 import { keyOn, P, World, TOP } from '../chain-state/helpers.js';
 
 const puts = (ops: BatchOp[], prefix: string): string[] => ops.filter((o) => o.type === 'put' && o.key.startsWith(prefix)).map((o) => o.key.slice(prefix.length));
 
-async function suite(name: string, open: () => Promise<{ store: KvStore; close: () => Promise<void> }>): Promise<void> {
+async function suite(name: string, open: StoreOpener): Promise<void> {
   await test(`${name} store: entries(prefix) yields exactly the keys under the prefix, in key order`, async () => {
     const { store, close } = await open();
     try {
@@ -92,16 +90,4 @@ async function suite(name: string, open: () => Promise<{ store: KvStore; close: 
   });
 }
 
-await suite('memory', async () => ({ store: new MemoryStore(), close: async () => {} }));
-await suite('LevelDB', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tvc-snapshot-'));
-  const store = new LevelStore(join(dir, 'db'));
-  await store.open();
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+for (const [name, open] of storeKinds('snapshot')) await suite(name, open);

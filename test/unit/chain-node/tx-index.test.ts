@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { heightKey, LevelStore, MemoryStore, type KvStore } from '../../../chain/node/store.js';
+import { heightKey } from '../../../chain/node/store.js';
+import { storeKinds, type StoreOpener } from './stores.js';
 import { indexedTx, txIndexKey, txLocationValue } from '../../../chain/node/tx-index.js';
 import { unpackValue } from '../../../chain/node/wire.js';
 import type { ItemResult } from '../../../chain/state/types.js';
@@ -19,7 +17,7 @@ const results: ItemResult[] = [
   { kind: 'tx', id: H('c'), status: 'ok', feeCharged: 0n },
 ];
 
-async function suite(name: string, open: () => Promise<{ store: KvStore; close: () => Promise<void> }>): Promise<void> {
+async function suite(name: string, open: StoreOpener): Promise<void> {
   await test(`tx index (${name}): a location entry resolves to the tx's result in its block record`, async () => {
     const { store, close } = await open();
     try {
@@ -61,16 +59,4 @@ test('txLocationValue is wire JSON text that unpackValue reads back', () => {
   assert.deepEqual(unpackValue(txLocationValue('a"b\\', 1, 0).bytes), { chain: 'a"b\\', height: 1, index: 0 });
 });
 
-await suite('memory', async () => ({ store: new MemoryStore(), close: async () => {} }));
-await suite('LevelDB', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tvc-txindex-'));
-  const store = new LevelStore(join(dir, 'db'));
-  await store.open();
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+for (const [name, open] of storeKinds('txindex')) await suite(name, open);
