@@ -221,18 +221,10 @@ function definedEntries(map: string, m: Record<string, unknown> | StateMap<unkno
   return out;
 }
 
-/**
- * Changes between two versions of a StateMap field: the keys `next` wrote since `base` when it
- * was begun from it (a draft), else every key of both.
- */
+/** Changes between two versions of a StateMap field (StateMap.diff: the buckets they share are skipped). */
 function stateMapChanges(map: string, base: StateMap<unknown>, next: StateMap<unknown>): Map<string, Buffer | null> {
   const changes = new Map<string, Buffer | null>();
-  const written = next.writtenSince(base);
-  const candidates: Iterable<string> = written ?? new Set([...base.keys(), ...next.keys()]);
-  for (const key of candidates) {
-    const v = next.get(key);
-    if (v !== base.get(key)) changes.set(key, v === undefined ? null : valueHash(map, v));
-  }
+  for (const [key, v] of StateMap.diff(base, next)) changes.set(key, v === undefined ? null : valueHash(map, v));
   return changes;
 }
 
@@ -265,7 +257,7 @@ export function fullCommitment(s: ChainState, receiptHash: ReceiptHasher): State
  * Commitment of `next` from the commitment of `base`, where `next` was made from `base` by a
  * copy-on-write draft (draft.ts): an entry of `next` that is the same object (or the same
  * primitive) as `base`'s under the same key is unchanged and is not rehashed. For the
- * StateMap fields only the keys the draft wrote are looked at (O(written), not O(entries)).
+ * StateMap fields only the buckets the draft wrote are looked at (StateMap.diff), not every entry.
  */
 export function nextCommitment(base: ChainState, baseC: StateCommitment, next: ChainState, receiptHash: ReceiptHasher): StateCommitment {
   const b = base as unknown as Record<string, unknown>;

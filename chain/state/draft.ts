@@ -7,7 +7,7 @@ import { StateMap } from './state-map.js';
  * `beginDraft(s)` returns a new state that shares every entry (account, channel, outbox) with
  * `s` until a rule writes one:
  *  - the large maps (STATE_MAPS: accounts, channels) are StateMaps (state-map.ts): the draft's
- *    map is begun from `s`'s in O(1) entries and records the keys written;
+ *    map is begun from `s`'s in O(1) entries (StateMap.diff later finds what it changed);
  *  - the small maps (COW_MAPS: outbox, inbox, slashedEvidence; keyed by chain or by evidence)
  *    are shallow copies of `s`'s;
  *  - every write to an entry goes through `touchAccount` / `touchChannel` / `touchOutbox`

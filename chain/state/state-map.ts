@@ -10,9 +10,9 @@
  *
  * Lifecycle: a map is either *writable* (made by `beginWrite`, until `endWrite`) or *frozen*
  * (every other). `set`/`delete` on a frozen map throw StateMapFrozenError: a state is a value
- * (draft.ts), and writes go through a draft. A map records the keys written between beginWrite
- * and endWrite (`writtenSince`), which the incremental state root uses instead of comparing
- * every key (commitment.ts).
+ * (draft.ts), and writes go through a draft. What changed between two versions is
+ * `StateMap.diff`, which skips the buckets they share: the incremental state root
+ * (commitment.ts) and the stored snapshot (chain/node/state-snapshot.ts) both use it.
  *
  * Equality: `buckets` and `size` are the only enumerable fields, and the bucket of a key does
  * not depend on history, so node:assert's deepStrictEqual compares two maps by content.
@@ -36,19 +36,12 @@ export function bucketOf(key: string): number {
   return (h >>> 20) & (BUCKETS - 1);
 }
 
-let nextId = 1;
-
 export class StateMap<V> implements ReadonlyMap<string, V> {
   /** BUCKETS slots; a bucket is shared between maps until one of them writes to it. */
   readonly buckets: Array<Map<string, V> | undefined>;
   size: number;
-  // Private fields are not properties: equality (deepStrictEqual) sees buckets and size only.
-  /** Identity of this version. */
-  readonly #id = nextId++;
-  /** While writable: the buckets this map copied (it may write them in place) and the keys written. */
-  #writing: { readonly owned: Set<number>; readonly written: Set<string> } | undefined;
-  /** The map this one was begun from (its id) and the keys written since. */
-  #since: { readonly baseId: number; readonly written: ReadonlySet<string> } | undefined;
+  /** While writable: the buckets this map copied (it may write them in place). A private field, not a property: equality sees buckets and size only. */
+  #owned: Set<number> | undefined;
 
   private constructor(buckets: Array<Map<string, V> | undefined>, size: number) {
     this.buckets = buckets;
@@ -64,7 +57,6 @@ export class StateMap<V> implements ReadonlyMap<string, V> {
     const m = StateMap.empty<V>().beginWrite();
     for (const [k, v] of entries) if (v !== undefined) m.set(k, v);
     m.endWrite();
-    m.#since = undefined;
     return m;
   }
 
@@ -90,27 +82,17 @@ export class StateMap<V> implements ReadonlyMap<string, V> {
   /** A writable map holding what this one holds (this one is unchanged by its writes). */
   beginWrite(): StateMap<V> {
     const m = new StateMap<V>([...this.buckets], this.size);
-    const written = new Set<string>();
-    m.#writing = { owned: new Set(), written };
-    m.#since = { baseId: this.#id, written };
+    m.#owned = new Set();
     return m;
   }
 
-  /** Freezes a writable map; it keeps the keys written (writtenSince). */
+  /** Freezes a writable map. */
   endWrite(): void {
-    this.#writing = undefined;
+    this.#owned = undefined;
   }
 
   get writable(): boolean {
-    return this.#writing !== undefined;
-  }
-
-  /**
-   * The keys written (set or deleted) since `base`, if this map was begun from exactly `base`
-   * with beginWrite; undefined otherwise (the caller compares the maps in full).
-   */
-  writtenSince(base: StateMap<V>): ReadonlySet<string> | undefined {
-    return this.#since?.baseId === base.#id ? this.#since.written : undefined;
+    return this.#owned !== undefined;
   }
 
   set(key: string, value: V): this {
@@ -129,23 +111,22 @@ export class StateMap<V> implements ReadonlyMap<string, V> {
       // An empty bucket is no bucket, so equal contents mean equal buckets.
       const i = bucketOf(key);
       this.buckets[i] = undefined;
-      this.#writing!.owned.delete(i);
+      this.#owned!.delete(i);
     }
     return true;
   }
 
   /** The key's bucket, copied first if still shared; created if missing and `create`. */
   private ownBucket(key: string, create: boolean): Map<string, V> | undefined {
-    const w = this.#writing;
-    if (w === undefined) throw new StateMapFrozenError('this state map is frozen: write through a draft (draft.ts)');
-    w.written.add(key);
+    const owned = this.#owned;
+    if (owned === undefined) throw new StateMapFrozenError('this state map is frozen: write through a draft (draft.ts)');
     const i = bucketOf(key);
     let b = this.buckets[i];
-    if (w.owned.has(i)) return b;
+    if (owned.has(i)) return b;
     if (b === undefined && !create) return undefined;
     b = new Map(b);
     this.buckets[i] = b;
-    w.owned.add(i);
+    owned.add(i);
     return b;
   }
 

@@ -69,7 +69,7 @@ test('StateMap: a frozen map refuses writes with StateMapFrozenError; a written 
   assert.deepEqual(contents(m), new Map([['a', 1]]));
 });
 
-test('StateMap.writtenSince: the keys written since the map it was begun from, and only for that map', () => {
+test('StateMap.diff: the entries set, replaced or deleted, whatever the history between the two maps', () => {
   const base = StateMap.fromRecord({ a: 1, b: 2 });
   const next = base.beginWrite();
   next.set('a', 5);
@@ -77,13 +77,14 @@ test('StateMap.writtenSince: the keys written since the map it was begun from, a
   next.delete('never-there');
   next.set('c', 3);
   next.endWrite();
-  assert.deepEqual([...next.writtenSince(base)!].sort(), ['a', 'b', 'c', 'never-there']);
-  assert.equal(next.writtenSince(StateMap.fromRecord({ a: 1, b: 2 })), undefined, 'an equal map is not the base');
+  const diff = (x: StateMap<number>, y: StateMap<number>): Array<[string, number | undefined]> => [...StateMap.diff(x, y)].sort(([p], [q]) => (p < q ? -1 : 1));
+  assert.deepEqual(diff(base, next), [['a', 5], ['b', undefined], ['c', 3]], 'a delete of an absent key is no change');
+  assert.deepEqual(diff(StateMap.fromRecord({ a: 1, b: 2 }), next), [['a', 5], ['b', undefined], ['c', 3]], 'an equal map that is not the base gives the same');
   const after = next.beginWrite();
   after.endWrite();
-  assert.equal(after.writtenSince(base), undefined, 'not begun from base directly');
-  assert.deepEqual([...after.writtenSince(next)!], []);
-  assert.equal(StateMap.fromRecord({ a: 1 }).writtenSince(base), undefined);
+  assert.deepEqual(diff(base, after), diff(base, next), 'across versions');
+  assert.deepEqual(diff(next, after), [], 'nothing written');
+  assert.deepEqual(diff(StateMap.fromRecord({ a: 1 }), base), [['b', 2]]);
 });
 
 test('StateMap equality is by content (deepStrictEqual), whatever the history', () => {
