@@ -17,6 +17,7 @@ import { VIEW_EPOCH_STRIDE, sameMembers, type GroupAt } from './epochs.js';
 import type { Mempool } from './mempool.js';
 import type { Network } from './net.js';
 import { hashOf } from './runtime-types.js';
+import { encodeTxList } from './tx-codec.js';
 
 export type ConsensusMessage = ReturnType<typeof decodeMessage>;
 
@@ -103,7 +104,7 @@ export class EarlyMessages {
 export function handOverPending(chain: string, mempool: Mempool<SignedTx>, state: ChainState, net: Network, newValidators: readonly string[]): void {
   const pending = mempool.select((a) => state.accounts.get(a)?.nonce ?? 0, mempool.size).map((p) => p.tx);
   for (const stx of pending) mempool.remove(hashOf(stx));
-  for (let i = 0; i < pending.length; i += 500) net.multicast(newValidators, { k: 'txs', c: chain, body: pending.slice(i, i + 500) });
+  for (let i = 0; i < pending.length; i += 500) net.multicast(newValidators, { k: 'txs', c: chain, body: encodeTxList(pending.slice(i, i + 500)) });
 }
 
 /** Where a new core is anchored: this node's committed tip. */

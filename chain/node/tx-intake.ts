@@ -10,6 +10,7 @@ import type { ChainState, SignedTx } from '../state/types.js';
 import { isStaleClaim } from './claims.js';
 import { MempoolFullError, type Mempool } from './mempool.js';
 import { hashOf, type RuntimeHost } from './runtime-types.js';
+import { decodeTxList, encodeTxList } from './tx-codec.js';
 
 /** What intake reads from its chain runtime. */
 export interface IntakeContext {
@@ -92,13 +93,28 @@ export class TxIntake {
       this.gossipTimer = false;
       const batch = this.gossipBuf;
       this.gossipBuf = [];
-      if (batch.length > 0) this.ctx.host.net.multicast(this.ctx.validators(), { k: 'txs', c: this.ctx.chain, body: batch });
+      if (batch.length > 0) this.ctx.host.net.multicast(this.ctx.validators(), { k: 'txs', c: this.ctx.chain, body: encodeTxList(batch) });
     }, 10).unref();
   }
 
-  /** A batch gossiped by a peer (only validators of the next height pool it). */
+  /**
+   * A batch gossiped by a peer (only validators of the next height pool it): a tx list
+   * (tx-codec.ts), or an array of txs as nodes before the binary list sent. A list that does
+   * not decode is dropped whole.
+   */
   onGossip(body: unknown): void {
-    if (this.ctx.isValidator() && Array.isArray(body)) for (const stx of body as SignedTx[]) this.admitGossiped(stx);
+    if (!this.ctx.isValidator()) return;
+    let txs: unknown[];
+    if (body instanceof Uint8Array) {
+      try {
+        txs = decodeTxList(body);
+      } catch (e) {
+        this.ctx.host.log.warn({ chain: this.ctx.chain, err: (e as Error).message }, 'gossiped tx list refused');
+        return;
+      }
+    } else if (Array.isArray(body)) txs = body;
+    else return;
+    for (const stx of txs) this.admitGossiped(stx as SignedTx);
   }
 
   private admitGossiped(stx: SignedTx): void {

@@ -35,6 +35,7 @@ test('the registry covers every parser the issue lists', () => {
     'chain.state.decodeJson',
     'chain.node.parseSignedTx',
     'chain.node.decodePayload',
+    'chain.node.decodeTxList',
     'chain.node.wire',
     'chain.node.FrameDecoder',
     'chain.rpc.handleText',

@@ -19,6 +19,7 @@
  *   chain.state.decodeJson          SyntaxError (JSON.parse is its documented failure)
  *   chain.node.parseSignedTx        TxRejected (txHash failures wrapped as ChainNode.admit does)
  *   chain.node.decodePayload        PayloadError
+ *   chain.node.decodeTxList         TxCodecError
  *   chain.node.wire                 WireDecodeError
  *   chain.node.FrameDecoder         Error('frame too large') only
  *   chain.rpc.handleText            none (every body gets a JSON-RPC answer, never -32603)

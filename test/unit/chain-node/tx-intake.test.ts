@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { Mempool, MempoolFullError } from '../../../chain/node/mempool.js';
 import type { RuntimeHost } from '../../../chain/node/runtime-types.js';
 import { FORWARDED_NONCE_TTL_MS, TxIntake } from '../../../chain/node/tx-intake.js';
+import { decodeTxList, encodeTxList } from '../../../chain/node/tx-codec.js';
 import type { ChainState, SignedTx } from '../../../chain/state/types.js';
 import { StateMap } from '../../../chain/state/state-map.js';
 
@@ -24,7 +25,7 @@ function setup(validator: boolean): { intake: TxIntake; mempool: Mempool<SignedT
   const sent: SignedTx[][] = [];
   const mempool = new Mempool<SignedTx>();
   // TxIntake reads only net.multicast and chainId from its host on these paths.
-  const host = { chainId: 'c', net: { multicast: (_to: readonly string[], m: { body: SignedTx[] }) => sent.push(m.body) } } as unknown as RuntimeHost;
+  const host = { chainId: 'c', net: { multicast: (_to: readonly string[], m: { body: Uint8Array }) => sent.push(decodeTxList(m.body)) } } as unknown as RuntimeHost;
   const intake = new TxIntake(
     {
       chain: 'shard-0',
@@ -92,4 +93,19 @@ test('validator: pendingRunEnd reads the pool, and a forwarded-slot map is never
   mempool.remove(hashOf(0));
   assert.equal(intake.pendingRunEnd(SENDER, 0), -1, 'from the pool only');
   assert.throws(() => intake.admitLocal(stx(1, 2n), hashOf(1, 2n)), MempoolFullError);
+});
+
+test('validator: a gossiped tx list is pooled; a list that does not decode is dropped whole with a warning; an array (older peers) is still pooled', () => {
+  const warnings: string[] = [];
+  const mempool = new Mempool<SignedTx>();
+  const host = { chainId: 'c', verifyTx: () => true, log: { warn: (_o: unknown, msg: string) => warnings.push(msg) } } as unknown as RuntimeHost;
+  const intake = new TxIntake({ chain: 'shard-0', host, mempool, state: () => ({ accounts: StateMap.fromRecord({}) }) as unknown as ChainState, isValidator: () => true, validators: () => ['v1'] });
+  intake.onGossip(encodeTxList([stx(0), stx(1)]));
+  assert.equal(mempool.size, 2);
+  const bad = encodeTxList([stx(2), stx(3)]);
+  intake.onGossip(bad.subarray(0, bad.length - 1));
+  assert.equal(mempool.size, 2, 'nothing of a truncated list is pooled');
+  assert.deepEqual(warnings, ['gossiped tx list refused']);
+  intake.onGossip([stx(2)]);
+  assert.equal(mempool.size, 3);
 });
