@@ -1,0 +1,42 @@
+/**
+ * The block payload's two encodings on a full block of signed transfers: the binary form
+ * (chain/node/payload.ts, tx-codec.ts) against the wire JSON form every payload had before
+ * (the baseline, measured in the same run). Prints one JSON object: bytes per tx, encode and
+ * decode µs per tx for each, and the ratios (binary / JSON).
+ *   node dist/bench/payload.js        (BENCH_TXS txs per block, default 350)
+ */
+import { decodePayload, encodePayload, type PayloadV1 } from '../chain/node/payload.js';
+import { wireFromBytes, wireToBytes } from '../chain/node/wire.js';
+import { DEVNET_PARAMS, homeChain, keyPairFromSeed, sha256, signTx, type SignedTx } from '../chain/state/index.js';
+
+const TXS = Number(process.env.BENCH_TXS ?? 350);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 400);
+
+const keys = [];
+for (let i = 0; keys.length < 200; i++) {
+  const k = keyPairFromSeed(sha256(`bench-payload-${i}`));
+  if (homeChain(k.address, DEVNET_PARAMS.shardCount) === 'shard-0') keys.push(k);
+}
+const txs: SignedTx[] = [];
+for (let i = 0; i < TXS; i++) {
+  const k = keys[i % keys.length]!;
+  txs.push(signTx({ chainId: DEVNET_PARAMS.chainId, chain: 'shard-0', from: k.address, nonce: Math.floor(i / keys.length), fee: 10_000n, op: { type: 'transfer', to: keys[(i + 7) % keys.length]!.address, amount: 1_234_567n } }, k.seed));
+}
+const payload: PayloadV1 = { v: 1, stateRoot: 'ab'.repeat(32), receiptsRoot: 'cd'.repeat(32), body: { chain: 'shard-0', height: 5, txs, receipts: [], confirms: [] }, refs: [] };
+
+/** µs per tx of `f` over ROUNDS blocks, after a warm-up of ROUNDS / 4. */
+function usPerTx(f: () => unknown): number {
+  for (let i = 0; i < ROUNDS / 4; i++) f();
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < ROUNDS; i++) f();
+  return +(Number(process.hrtime.bigint() - t) / 1e3 / ROUNDS / TXS).toFixed(2);
+}
+
+const binary = encodePayload(payload);
+const json = wireToBytes(payload);
+const r = {
+  txs_per_block: TXS,
+  binary: { bytes_per_tx: +(binary.byteLength / TXS).toFixed(1), encode_us_per_tx: usPerTx(() => encodePayload(payload)), decode_us_per_tx: usPerTx(() => decodePayload(binary)) },
+  json: { bytes_per_tx: +(json.byteLength / TXS).toFixed(1), encode_us_per_tx: usPerTx(() => wireToBytes(payload)), decode_us_per_tx: usPerTx(() => wireFromBytes(json)) },
+};
+console.log(JSON.stringify({ ...r, bytes_ratio: +(r.binary.bytes_per_tx / r.json.bytes_per_tx).toFixed(3), encode_ratio: +(r.binary.encode_us_per_tx / r.json.encode_us_per_tx).toFixed(2), decode_ratio: +(r.binary.decode_us_per_tx / r.json.decode_us_per_tx).toFixed(2) }));
