@@ -5,15 +5,16 @@
  *
  * A list is a u32be count, then one entry per tx:
  *   0x01 transfer: str8 chainId, str8 chain, from (32 B), nonce (u64be, at most 2^53 − 1),
- *        uint fee, to (32 B), uint amount, signature (64 B)   — ≈ 170 B against ≈ 550 B of JSON
+ *        uint fee, to (32 B), uint amount, signature (64 B)   — ≈ 166 B against ≈ 425 B of wire JSON
  *   0x00 any other tx: u32be length + the SignedTx as wire JSON (wire.ts)
  * str8 = u8 byte length + UTF-8. uint = u8 byte length (0..32) + big-endian magnitude with no
  * leading zero byte (0 is length 0), so every value has exactly one encoding.
  *
- * A transfer takes the 0x01 form only if decoding gives it back exactly: a plain SignedTx with
- * the six tx keys and three op keys of a transfer, lowercase-hex addresses and signature of the
- * right length, amounts in 0 … 2^256 − 1. Anything else (an invalid tx a proposer included too)
- * takes the 0x00 form. Decoding refuses with TxCodecError a truncated or over-long entry, a
+ * A transfer takes the 0x01 form only if decoding gives it back exactly (as JSON does, a nonce
+ * of -0 comes back as 0): a plain SignedTx with the six tx keys and three op keys of a transfer,
+ * lowercase-hex addresses and signature of the right length, amounts in 0 … 2^256 − 1, chain
+ * strings of at most 255 UTF-8 bytes without surrogates. Anything else (an invalid tx a
+ * proposer included too) takes the 0x00 form. Decoding refuses with TxCodecError a truncated or over-long entry, a
  * non-minimal uint, an unknown tag and bytes after the last entry.
  */
 import type { SignedTx, Tx } from '../state/types.js';
@@ -31,7 +32,8 @@ const MAX_UINT_BYTES = 32;
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
 const MAX_NONCE = Number.MAX_SAFE_INTEGER;
-const LONE_SURROGATE = /[\ud800-\udfff]/;
+/** UTF-16 surrogates: a lone one does not survive UTF-8; a string with any takes the JSON form. */
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** The list's bytes. */
 export function encodeTxList(txs: readonly SignedTx[]): Uint8Array {
@@ -86,9 +88,9 @@ function compactTransfer(stx: SignedTx): boolean {
   return uintFits(tx.fee) && uintFits(op.amount);
 }
 
-/** A string str8 gives back exactly: at most 255 UTF-8 bytes, no lone surrogate (UTF-8 cannot carry one). */
+/** A string str8 gives back exactly: at most 255 UTF-8 bytes, no surrogate. */
 function str8Fits(s: unknown): s is string {
-  return typeof s === 'string' && s.length <= 255 && !LONE_SURROGATE.test(s) && Buffer.byteLength(s, 'utf8') <= 255;
+  return typeof s === 'string' && s.length <= 255 && !SURROGATE.test(s) && Buffer.byteLength(s, 'utf8') <= 255;
 }
 
 function uintFits(v: unknown): v is bigint {
