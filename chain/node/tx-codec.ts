@@ -274,11 +274,6 @@ export class Reader {
     return this.buf.toString('utf8', at, at + n);
   }
 
-  bytes(n: number): Uint8Array {
-    const at = this.take(n);
-    return new Uint8Array(this.buf.subarray(at, at + n));
-  }
-
   /** Throws if bytes are left over. */
   end(): void {
     if (this.at !== this.buf.length) throw new TxCodecError(`${this.left} bytes after the last entry`);
