@@ -18,6 +18,7 @@
  */
 import type { Block, BlockHeader, CommitProof, QC } from '../consensus/types.js';
 import type { Certificate } from '../consensus/certificate.js';
+import { isHex } from '../state/encoding.js';
 import type { MerkleProof } from '../state/merkle.js';
 import type { BlockBody, CrossReceipt, ItemResult } from '../state/types.js';
 import { Reader, readTxList, TxCodecError, Writer, writeTxList } from './tx-codec.js';
@@ -43,10 +44,9 @@ export class PayloadError extends Error {
 
 /** First byte of a binary payload (a JSON one starts with '{'). */
 export const PAYLOAD_BINARY = 0x02;
-const HEX64 = /^[0-9a-f]{64}$/;
 
 export function encodePayload(p: PayloadV1): Uint8Array {
-  if (!HEX64.test(p.stateRoot) || !HEX64.test(p.receiptsRoot)) return wireToBytes(p);
+  if (!isHex(p.stateRoot, 32) || !isHex(p.receiptsRoot, 32)) return wireToBytes(p);
   const { txs, ...rest } = p.body;
   const w = new Writer(256 + txs.length * 180);
   w.u8(PAYLOAD_BINARY);

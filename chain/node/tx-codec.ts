@@ -17,6 +17,7 @@
  * proposer included too) takes the 0x00 form. Decoding refuses with TxCodecError a truncated or over-long entry, a
  * non-minimal uint, an unknown tag and bytes after the last entry.
  */
+import { isHex } from '../state/encoding.js';
 import type { SignedTx, Tx } from '../state/types.js';
 import { wireDecode, wireEncode } from './wire.js';
 
@@ -29,8 +30,6 @@ const TAG_TRANSFER = 0x01;
 /** Entries a list may declare (a block holds far fewer; a larger count is hostile). */
 export const MAX_LIST_TXS = 1_000_000;
 const MAX_UINT_BYTES = 32;
-const HEX64 = /^[0-9a-f]{64}$/;
-const HEX128 = /^[0-9a-f]{128}$/;
 const MAX_NONCE = Number.MAX_SAFE_INTEGER;
 /** UTF-16 surrogates: a lone one does not survive UTF-8; a string with any takes the JSON form. */
 const SURROGATE = /[\ud800-\udfff]/;
@@ -79,11 +78,11 @@ export function writeTxList(w: Writer, txs: readonly SignedTx[]): void {
 function compactTransfer(stx: SignedTx): boolean {
   if (typeof stx !== 'object' || stx === null || Object.keys(stx).length !== 2) return false;
   const tx = stx.tx as Tx | undefined;
-  if (typeof tx !== 'object' || tx === null || typeof stx.signature !== 'string' || !HEX128.test(stx.signature)) return false;
+  if (typeof tx !== 'object' || tx === null || typeof stx.signature !== 'string' || !isHex(stx.signature, 64)) return false;
   const op = tx.op;
   if (typeof op !== 'object' || op === null || op.type !== 'transfer' || Object.keys(tx).length !== 6 || Object.keys(op).length !== 3) return false;
   if (!str8Fits(tx.chainId) || !str8Fits(tx.chain)) return false;
-  if (typeof tx.from !== 'string' || !HEX64.test(tx.from) || typeof op.to !== 'string' || !HEX64.test(op.to)) return false;
+  if (!isHex(tx.from, 32) || !isHex(op.to, 32)) return false;
   if (!Number.isSafeInteger(tx.nonce) || tx.nonce < 0) return false;
   return uintFits(tx.fee) && uintFits(op.amount);
 }
@@ -194,11 +193,12 @@ export class Writer {
     this.at += this.buf.write(hex, this.at, bytes, 'hex');
   }
 
+  /** `s` is at most 255 UTF-8 bytes (checked by the caller); its length byte is what the write took. */
   str8(s: string): void {
-    const n = Buffer.byteLength(s, 'utf8');
-    this.u8(n);
-    this.room(n);
-    this.at += this.buf.write(s, this.at, n, 'utf8');
+    this.room(1 + 3 * s.length);
+    const n = this.buf.write(s, this.at + 1, Math.min(255, 3 * s.length), 'utf8');
+    this.buf[this.at] = n;
+    this.at += 1 + n;
   }
 
   bytesWithLength(b: Uint8Array): void {
