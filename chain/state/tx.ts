@@ -41,17 +41,28 @@ export function txHash(tx: Tx): string {
   return sha256Hex(txSigningJson(tx)); // a string is hashed as its UTF-8 bytes
 }
 
-/** Signing bytes and hash of a SignedTx object, computed together once (see txHashOf). */
-const memo = new WeakMap<SignedTx, { readonly bytes: Uint8Array; readonly hash: string }>();
+/** What txHashOf memoizes per SignedTx object: the signing JSON and its hash. */
+interface TxMemo {
+  readonly json: string;
+  readonly hash: string;
+}
 
-function memoOf(stx: SignedTx): { readonly bytes: Uint8Array; readonly hash: string } {
-  let m = memo.get(stx);
-  if (m === undefined) {
-    const bytes = txSigningBytes(stx.tx);
-    m = { bytes, hash: sha256Hex(bytes) };
-    memo.set(stx, m);
-  }
-  return m;
+const MEMO = Symbol('topvpn.txMemo');
+
+/**
+ * The memo lives on the SignedTx object itself, as a non-enumerable symbol property: spread,
+ * Object.keys, JSON and deep equality never see it, so a copy such as `{...stx, tx: other}`
+ * does not carry the old tx's hash. (A WeakMap keyed by the object would cost more: its
+ * ephemeron table, one entry per tx alive on the node, is grown, rehashed and traced by every
+ * garbage collection.) A frozen object is hashed without a memo.
+ */
+function memoOf(stx: SignedTx): TxMemo {
+  const held = (stx as SignedTx & { [MEMO]?: TxMemo })[MEMO];
+  if (held !== undefined) return held;
+  const json = txSigningJson(stx.tx);
+  const memo: TxMemo = { json, hash: sha256Hex(json) };
+  if (Object.isExtensible(stx)) Object.defineProperty(stx, MEMO, { value: memo });
+  return memo;
 }
 
 /**
@@ -63,9 +74,12 @@ export function txHashOf(stx: SignedTx): string {
   return memoOf(stx).hash;
 }
 
-/** txSigningBytes of a signed tx, memoized with its hash (same contract as txHashOf). */
+/**
+ * txSigningBytes of a signed tx, from the memoized signing JSON (same contract as txHashOf).
+ * Made on each call: only a signature check needs the bytes, and a node checks a tx once.
+ */
 export function txSigningBytesOf(stx: SignedTx): Uint8Array {
-  return memoOf(stx).bytes;
+  return utf8Bytes(memoOf(stx).json);
 }
 
 export function signTx(tx: Tx, seed: Uint8Array): SignedTx {
