@@ -3,6 +3,7 @@ import { BlockRejectedError, reject, TxRejectedError } from './errors.js';
 import { accountOf, touchAccount, type ExecContext } from './ledger.js';
 import type { ChainParams } from './params.js';
 import { beaconEndBlock } from './beacon.js';
+import { memoOn } from './memo.js';
 import { merkleRoot } from './merkle.js';
 import { applyConfirm, applyIncomingReceipt, receiptHash } from './receipts.js';
 import { consumeQuota, quotaCovers } from './resource.js';
@@ -33,15 +34,10 @@ export function cloneState(s: ChainState): ChainState {
 
 /** Commitments of the states applyBlock returned (values: never mutated, see draft.ts). */
 const commitments = new WeakMap<ChainState, StateCommitment>();
-/** receiptHash per receipt object, for receipts held by states applyBlock made. */
-const receiptHashes = new WeakMap<CrossReceipt, string>();
+/** receiptHash per receipt object (memo.ts), for receipts held by states applyBlock made. */
+const RECEIPT_HASH = Symbol('topvpn.receiptHash');
 function cachedReceiptHash(r: CrossReceipt): string {
-  let h = receiptHashes.get(r);
-  if (h === undefined) {
-    h = receiptHash(r);
-    receiptHashes.set(r, h);
-  }
-  return h;
+  return memoOn(r, RECEIPT_HASH, receiptHash);
 }
 
 /**

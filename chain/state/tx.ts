@@ -1,5 +1,6 @@
 import { canonicalJson, sha256Hex, toHex, utf8Bytes } from './encoding.js';
 import { ed25519Sign, ed25519VerifyHex } from './crypto.js';
+import { memoOn } from './memo.js';
 import type { SignedTx, Tx } from './types.js';
 
 export const TX_TAG = 'topvpn/tx/v1';
@@ -41,28 +42,21 @@ export function txHash(tx: Tx): string {
   return sha256Hex(txSigningJson(tx)); // a string is hashed as its UTF-8 bytes
 }
 
-/** What txHashOf memoizes per SignedTx object: the signing JSON and its hash. */
+/** What txHashOf memoizes per SignedTx object (memo.ts): the signing JSON and its hash. */
 interface TxMemo {
   readonly json: string;
   readonly hash: string;
 }
 
-const MEMO = Symbol('topvpn.txMemo');
+const TX_MEMO = Symbol('topvpn.txMemo');
 
-/**
- * The memo lives on the SignedTx object itself, as a non-enumerable symbol property: spread,
- * Object.keys, JSON and deep equality never see it, so a copy such as `{...stx, tx: other}`
- * does not carry the old tx's hash. (A WeakMap keyed by the object would cost more: its
- * ephemeron table, one entry per tx alive on the node, is grown, rehashed and traced by every
- * garbage collection.) A frozen object is hashed without a memo.
- */
-function memoOf(stx: SignedTx): TxMemo {
-  const held = (stx as SignedTx & { [MEMO]?: TxMemo })[MEMO];
-  if (held !== undefined) return held;
+function computeTxMemo(stx: SignedTx): TxMemo {
   const json = txSigningJson(stx.tx);
-  const memo: TxMemo = { json, hash: sha256Hex(json) };
-  if (Object.isExtensible(stx)) Object.defineProperty(stx, MEMO, { value: memo });
-  return memo;
+  return { json, hash: sha256Hex(json) };
+}
+
+function memoOf(stx: SignedTx): TxMemo {
+  return memoOn(stx, TX_MEMO, computeTxMemo);
 }
 
 /**

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyPairFromSeed } from '../../../chain/state/crypto.js';
 import { sha256 } from '../../../chain/state/encoding.js';
+import { memoOn } from '../../../chain/state/memo.js';
 import { signTx, txHash, txHashOf, txSigningBytes, txSigningBytesOf } from '../../../chain/state/tx.js';
 import type { SignedTx, Tx } from '../../../chain/state/types.js';
 
@@ -43,4 +44,23 @@ test('a frozen signed tx is hashed without a memo', () => {
   assert.equal(txHashOf(stx), txHash(stx.tx));
   assert.equal(txHashOf(stx), txHash(stx.tx));
   assert.deepEqual(Object.getOwnPropertySymbols(stx), []);
+});
+
+test('memoOn: computes once per object, again for a copy, every time for a sealed object', () => {
+  const key = Symbol('test');
+  let calls = 0;
+  const compute = (o: { n: number }): number => {
+    calls++;
+    return o.n * 2;
+  };
+  const a = { n: 3 };
+  assert.equal(memoOn(a, key, compute), 6);
+  assert.equal(memoOn(a, key, compute), 6);
+  assert.equal(calls, 1);
+  assert.equal(memoOn({ ...a, n: 4 }, key, compute), 8);
+  assert.equal(calls, 2);
+  const sealed = Object.seal({ n: 5 });
+  assert.equal(memoOn(sealed, key, compute), 10);
+  assert.equal(memoOn(sealed, key, compute), 10);
+  assert.equal(calls, 4);
 });
