@@ -47,20 +47,20 @@ test('a frozen signed tx is hashed without a memo', () => {
 });
 
 test('memoOn: computes once per object, again for a copy, every time for a sealed object', () => {
-  const key = Symbol('test');
+  const slot = Symbol('test');
   let calls = 0;
   const compute = (o: { n: number }): number => {
     calls++;
     return o.n * 2;
   };
   const a = { n: 3 };
-  assert.equal(memoOn(a, key, compute), 6);
-  assert.equal(memoOn(a, key, compute), 6);
+  assert.equal(memoOn(a, slot, compute), 6);
+  assert.equal(memoOn(a, slot, compute), 6);
   assert.equal(calls, 1);
-  assert.equal(memoOn({ ...a, n: 4 }, key, compute), 8);
+  assert.equal(memoOn({ ...a, n: 4 }, slot, compute), 8);
   assert.equal(calls, 2);
   const sealed = Object.seal({ n: 5 });
-  assert.equal(memoOn(sealed, key, compute), 10);
-  assert.equal(memoOn(sealed, key, compute), 10);
+  assert.equal(memoOn(sealed, slot, compute), 10);
+  assert.equal(memoOn(sealed, slot, compute), 10);
   assert.equal(calls, 4);
 });
