@@ -193,7 +193,7 @@ export function applyTx(state: ChainState, stx: SignedTx, params: ChainParams, h
 /**
  * Applies a block: confirms, then incoming receipts, then txs (all in the given order), then
  * the beacon's end-of-block step. Signatures are NOT checked here: the node verifies each tx
- * once (verifyTxSignature) and each receipt's proof before building/accepting the block.
+ * once (ChainNode.verifyTx) and each receipt's proof before building/accepting the block.
  * Throws BlockRejectedError if the block is for another chain or height.
  */
 export function applyBlock(state: ChainState, block: BlockBody, params: ChainParams): BlockResult {

@@ -80,7 +80,11 @@ export function signTx(tx: Tx, seed: Uint8Array): SignedTx {
   return { tx, signature: toHex(ed25519Sign(seed, txSigningBytes(tx))) };
 }
 
-/** Ed25519 check of `signature` by `tx.from` (node:crypto). The node calls this once per tx. */
+/**
+ * Ed25519 check of `signature` by `tx.from` (node:crypto), over signing bytes computed afresh (a
+ * tx changed after it was hashed is checked as it is now). The node checks txs through
+ * ChainNode.verifyTx instead, once per tx, with the memoized bytes (txSigningBytesOf).
+ */
 export function verifyTxSignature(stx: SignedTx): boolean {
   try {
     return ed25519VerifyHex(stx.tx.from, txSigningBytes(stx.tx), stx.signature);
