@@ -13,7 +13,7 @@
  * - Commit (2-chain): B0 ← B1 with consecutive views and a QC for B1 commits B0 and its ancestors.
  * - View change: when the view timer fires a member broadcasts a signed timeout for the view with its
  *   highest QC, and rebroadcasts with exponential backoff; q timeouts form a TC that moves everyone to
- *   view v+1; f+1 timeouts for the current view make a member time out too. A node that hears a timeout
+ *   view v+1; f+1 timeouts for a view v ≥ its own make a member enter v and time out there too. A node that hears a timeout
  *   for an older view replies with a `sync` carrying its highest QC and last TC.
  * Safety sketch: honest members vote at most once per view, so each view has at most one certified block.
  * If B0 commits via B0←B1 (views v, v+1, QC for B1), each of the q voters of B1 had processed B1's
@@ -211,7 +211,9 @@ export function createConsensus(cfg: ConsensusConfig): ConsensusState {
     ownTimeout: null,
     committed,
     committedQC,
-    blocks: new Map([[committed.hash, committed]]),
+    // The stored certified chain above our committed block (SafetyState.certified): after a
+    // restart of the whole group these may be the only copies of the blocks highQC stands on.
+    blocks: new Map([[committed.hash, committed], ...(r?.safety.certified ?? []).filter((b) => b.height > committed.height).map((b) => [b.hash, b] as const)]),
     committedByHeight: new Map([[committed.height, committed.hash]]),
     qcs: new Map(),
     votes: new Map(),
@@ -243,7 +245,10 @@ export function waitingToPropose(s: ConsensusState): number | null {
   return v;
 }
 export function getSafetyState(s: ConsensusState): SafetyState {
-  return { lastVotedView: s.lastVotedView, lockedView: s.lockedView, highQC: s.highQC, lastTimeoutView: s.lastTimeoutView };
+  const certified: Block[] = [];
+  for (let b = s.blocks.get(s.highQC.blockHash); b && b.height > s.committed.height; b = s.blocks.get(b.parentHash)) certified.push(b);
+  certified.reverse();
+  return { lastVotedView: s.lastVotedView, lockedView: s.lockedView, highQC: s.highQC, lastTimeoutView: s.lastTimeoutView, ...(certified.length > 0 ? { certified } : {}) };
 }
 export function lookupBlock(s: ConsensusState, hash: string): Block | undefined {
   return s.blocks.get(hash);
@@ -310,7 +315,7 @@ function armTimer(s: ConsensusState, out: Out, delayMs: number): void {
   out.push({ type: 'schedule', at: s.timerAt, kind: 'timeout', view: s.view });
 }
 
-function enterView(s: ConsensusState, v: number, via: 'qc' | 'tc' | 'start', out: Out): void {
+function enterView(s: ConsensusState, v: number, via: 'qc' | 'tc' | 'start' | 'timeouts', out: Out): void {
   if (v <= s.view) return;
   s.view = v;
   if (via === 'qc') s.streak = Math.max(0, s.streak - 1);
@@ -612,8 +617,12 @@ function addTimeout(s: ConsensusState, m: TimeoutMsg, out: Out): void {
     const timeouts = [...map.values()].map((t) => ({ signer: t.signer, signature: t.signature })).sort((a, b) => (a.signer < b.signer ? -1 : 1));
     processTC(s, { view: m.view, timeouts }, out);
     progress(s, out);
-  } else if (map.size >= s.n - s.quorum + 1 && m.view === s.view && s.self !== null && s.lastTimeoutView < s.view) {
-    // f+1 members gave up on this view: at least one honest did, so join rather than wait.
+  } else if (map.size >= s.n - s.quorum + 1 && s.self !== null && s.lastTimeoutView < m.view) {
+    // f+1 members gave up on view m.view ≥ ours: at least one honest did, so join rather than
+    // wait, entering that view first if it is ahead. Without the jump, members that resumed in
+    // different views (restarts after the group lost its quorum) would each wait for a TC of
+    // their own view that the others, past it, never sign.
+    enterView(s, m.view, 'timeouts', out);
     localTimeout(s, out);
   }
 }

@@ -8,7 +8,7 @@ import { createSigner, type Signer } from './crypto.js';
 import { blockHash, signVote } from './certificate.js';
 import { sha256Hex } from './encoding.js';
 import { decodeMessage, encodeMessage } from './messages.js';
-import { createConsensus, step, type ConsensusConfig, type ConsensusState } from './core.js';
+import { createConsensus, lookupBlock, step, type ConsensusConfig, type ConsensusState } from './core.js';
 import type { Block, CommitProof, ConsensusAction, QC, SafetyState, ConsensusEvent, Message, ProposalMsg, SignedVote, VoteEvidence } from './types.js';
 
 /**
@@ -237,12 +237,23 @@ export class Simulator {
           continue;
         }
         ev = { type: 'message', now: this.now, from: top.event.from, msg };
+        if (msg.type === 'blockRequest' && !lookupBlock(node.state, msg.hash)) this.answerFromStore(top.node, top.event.from, msg.hash);
       } else ev = { ...top.event, now: this.now } as ConsensusEvent;
       const r = step(node.state, ev);
       node.state = r.state;
       this.apply(top.node, r.actions);
     }
     this.now = Math.max(this.now, untilMs);
+  }
+
+  /**
+   * A committed block the core no longer holds (it restarted past it, or pruned it), answered from
+   * the node's own committed chain as a node answers from its store (README: blockRequest).
+   */
+  private answerFromStore(i: number, asker: string, hash: string): void {
+    const b = (this.nodes[i] as SimNode).committed.find((x) => x.hash === hash);
+    const j = this.index.get(asker);
+    if (b && j !== undefined) this.deliver(i, j, { type: 'blockResponse', block: b });
   }
 
   private apply(i: number, actions: readonly ConsensusAction[]): void {

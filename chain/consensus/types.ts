@@ -144,7 +144,7 @@ export type ConsensusAction =
   | { readonly type: 'evidence'; readonly evidence: DoubleVoteEvidence }
   /** Safety state to write durably BEFORE executing any later action of the same step. */
   | { readonly type: 'persist'; readonly safety: SafetyState }
-  | { readonly type: 'enterView'; readonly view: number; readonly leader: string; readonly via: 'qc' | 'tc' | 'start' }
+  | { readonly type: 'enterView'; readonly view: number; readonly leader: string; readonly via: 'qc' | 'tc' | 'start' | 'timeouts' }
   | { readonly type: 'reject'; readonly from: string; readonly msgType: string; readonly reason: string };
 
 /** What a member must never forget across restarts (or it could double-vote). */
@@ -153,4 +153,12 @@ export interface SafetyState {
   readonly lockedView: number;
   readonly highQC: QC;
   readonly lastTimeoutView: number;
+  /**
+   * The uncommitted blocks from above the committed one up to the block highQC certifies, oldest
+   * first, as far as held (absent in states stored before it was kept). Not for safety but for
+   * liveness: a certified block is uncommitted until its child is certified too, so when every
+   * member of a group restarts, the only copies of the block the highest QC certifies (which the
+   * next proposal must extend) are these.
+   */
+  readonly certified?: readonly Block[];
 }

@@ -63,6 +63,12 @@ export type { ExtCommitProof } from './commit-proof.js';
  */
 export const MAX_HINT_AHEAD = 1024;
 
+/**
+ * Final block records a chain keeps in memory below its final height (every non-final one is
+ * kept). Older ones are read from the store when asked for (sync, RPC, receipt proofs).
+ */
+export const RECENT_FINAL_BLOCKS = 64;
+
 export class ChainRuntime {
   readonly chain: string;
   readonly mempool = new Mempool<SignedTx>();
@@ -147,7 +153,14 @@ export class ChainRuntime {
       lookup: (hash) => (this.core ? lookupBlock(this.core, hash) : undefined),
       hasCore: () => this.core !== undefined,
     });
-    this.receipts = new ReceiptSource({ chain, finalHeight: () => this.finalHeight, state: () => this.state, recent });
+    this.receipts = new ReceiptSource({
+      chain,
+      finalHeight: () => this.finalHeight,
+      state: () => this.state,
+      recent,
+      stored: (h) => this.host.store.get<BlockRecord>(heightKey('blk', chain, h)),
+      onReadError: (h, err) => this.log.warn({ chain, height: h, err: err.message }, 'receipt source: block read failed'),
+    });
     this.audit = new AuditTracker({
       chain,
       host,
@@ -605,7 +618,7 @@ export class ChainRuntime {
     this.receipts.noteRoot(block.height, payload.receiptsRoot);
     this.tipEmpty = bodyEmpty(payload.body);
     for (const k of this.recent.keys()) {
-      if (k < block.height - 1024 && k < this.finalHeight - 64) {
+      if (k < this.finalHeight - RECENT_FINAL_BLOCKS) {
         this.recent.delete(k);
         this.receipts.forget(k);
       }

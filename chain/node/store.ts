@@ -6,7 +6,8 @@
  *   blk/<c>/<h>  committed block record {block, qc, audit?}
  *   st/<c>       the state snapshot {height, state, records}: the state without its accounts
  *                and channels, which are the sm/ records (state-snapshot.ts)
- *   cs/<c>       consensus safety state (last voted round etc.)
+ *   cs/<c>       consensus safety state (last voted view etc., and the certified uncommitted
+ *                blocks its highest QC stands on: SafetyState.certified)
  *   tx/<hash>    {chain, height, index}: where the tx took effect (its result is in the block
  *                record's `results`; entries written by older nodes also carry `result`)
  *   sm/<c>/<field>/<key>  one entry of the state's accounts or channels as of the snapshot in

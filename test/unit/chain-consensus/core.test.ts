@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createConsensus, step, waitingToPropose, type ConsensusState } from '../../../chain/consensus/core.js';
+import { createConsensus, getSafetyState, lookupBlock, step, waitingToPropose, type ConsensusState } from '../../../chain/consensus/core.js';
 import { timeoutSigningBytes } from '../../../chain/consensus/certificate.js';
 import { verifyCommittedChain } from '../../../chain/consensus/sync.js';
 import { checkVoteEvidence } from '../../../chain/state/vote-evidence.js';
@@ -257,6 +257,23 @@ test('a timeout is resent every base timeout while its view lasts; backoff grows
   assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2), 'own timeout completed the TC');
 });
 
+test('f+1 timeouts for a view ahead move a member there and make it time out: members that resumed in different views meet', () => {
+  const tm = (s: Signer, view: number): Message => ({ type: 'timeout', view, signer: s.publicKey, signature: s.sign(timeoutSigningBytes(CHAIN, view)), highQC: g.justify });
+  // Members 2 and 3 gave up on view 5 before a restart and resume in view 6; member 0 resumes in 5.
+  const behind = new Driver(node(0, { restore: { committed: g, committedQC: g.justify, safety: { lastVotedView: 0, lockedView: 0, lastTimeoutView: 4, highQC: g.justify } } }));
+  assert.ok(behind.start().some((a) => a.type === 'enterView' && a.view === 5));
+  let acts = behind.msg(tm(S(2), 6), S(2).publicKey);
+  assert.equal(behind.s.view, 5, 'one timeout for a later view moves nobody');
+  assert.equal(sent(acts, 'timeout').length, 0);
+  acts = behind.msg(tm(S(3), 6), S(3).publicKey);
+  assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 6 && a.via === 'timeouts'), 'f+1 = 2: enter view 6');
+  const own = sent(acts, 'timeout');
+  assert.ok(own.length === 1 && own[0]!.type === 'timeout' && own[0]!.view === 6 && own[0]!.signer === S(0).publicKey, 'and time out in it');
+  assert.equal(behind.s.lastTimeoutView, 6);
+  assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 7 && a.via === 'tc'), 'its own timeout completed the TC of view 6');
+  assert.equal(behind.s.lastTC?.view, 6);
+});
+
 test('the lock (highest QC seen) forbids voting below it; the refusing member hands its QC to the next leader', () => {
   const d = new Driver(node(0));
   d.start();
@@ -319,6 +336,34 @@ test('restored safety state prevents voting again in an already voted view', () 
   const acts = d.start();
   assert.ok(acts.some((a) => a.type === 'enterView' && a.view === 2));
   assert.equal(sent(d.propose(b1, S(1)), 'vote').length, 0);
+});
+
+test('the stored safety state carries the certified chain: a whole group restarted builds on its highest QC', () => {
+  const b1 = makeBlock(g, g.justify, 1, S(1));
+  const d = new Driver(node(0));
+  d.start();
+  d.propose(b1, S(1));
+  for (const i of [1, 2, 3]) d.msg({ type: 'vote', vote: voteFor(S(i), b1) }, S(i).publicKey);
+  assert.equal(d.s.highQC.blockHash, b1.hash);
+  const safety = getSafetyState(d.s);
+  assert.deepEqual(safety.certified?.map((b) => b.hash), [b1.hash], 'b1 is certified, not committed');
+  // Every member restarts from such a state: the leader of view 2 builds on b1 at once.
+  const leader2 = new Driver(node(2, { restore: { committed: g, committedQC: g.justify, safety } }));
+  let acts = leader2.start();
+  const req = acts.find((a) => a.type === 'requestPayload');
+  assert.ok(req && req.type === 'requestPayload' && req.parent.hash === b1.hash && req.height === 2);
+  assert.equal(sent(acts, 'blockRequest').length, 0);
+  // Without it (a state stored before `certified` was kept) nobody holds b1 and the leader can only ask for it.
+  const { certified: _dropped, ...old } = safety;
+  const blind = new Driver(node(2, { restore: { committed: g, committedQC: g.justify, safety: old } }));
+  acts = blind.start();
+  assert.equal(acts.some((a) => a.type === 'requestPayload'), false);
+  assert.ok(sent(acts, 'blockRequest').length > 0);
+  // Blocks at or below the committed height are not restored.
+  const past = new Driver(node(2, { restore: { committed: b1, committedQC: d.s.highQC, safety } }));
+  past.start();
+  assert.equal(lookupBlock(past.s, b1.hash), b1, 'only as the committed block itself');
+  assert.equal(getSafetyState(past.s).certified, undefined);
 });
 
 test('observers (no key) follow and commit without signing anything', () => {
