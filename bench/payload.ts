@@ -10,22 +10,13 @@
  */
 import { decodePayload, encodePayload, type PayloadV1 } from '../chain/node/payload.js';
 import { wireFromBytes, wireToBytes } from '../chain/node/wire.js';
-import { DEVNET_PARAMS, homeChain, keyPairFromSeed, sha256, signTx, txHashOf, type SignedTx } from '../chain/state/index.js';
+import { txHashOf, type SignedTx } from '../chain/state/index.js';
+import { transferPayload } from './block-payload.js';
 
 const TXS = Number(process.env.BENCH_TXS ?? 350);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 400);
 
-const keys = [];
-for (let i = 0; keys.length < 200; i++) {
-  const k = keyPairFromSeed(sha256(`bench-payload-${i}`));
-  if (homeChain(k.address, DEVNET_PARAMS.shardCount) === 'shard-0') keys.push(k);
-}
-const txs: SignedTx[] = [];
-for (let i = 0; i < TXS; i++) {
-  const k = keys[i % keys.length]!;
-  txs.push(signTx({ chainId: DEVNET_PARAMS.chainId, chain: 'shard-0', from: k.address, nonce: Math.floor(i / keys.length), fee: 10_000n, op: { type: 'transfer', to: keys[(i + 7) % keys.length]!.address, amount: 1_234_567n } }, k.seed));
-}
-const payload: PayloadV1 = { v: 1, stateRoot: 'ab'.repeat(32), receiptsRoot: 'cd'.repeat(32), body: { chain: 'shard-0', height: 5, txs, receipts: [], confirms: [] }, refs: [] };
+const payload: PayloadV1 = transferPayload(TXS);
 
 /** µs per tx of `f` over ROUNDS blocks, after a warm-up of ROUNDS / 4. */
 function usPerTx(f: () => unknown): number {

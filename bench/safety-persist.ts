@@ -13,23 +13,14 @@ import { sha256Hex } from '../chain/consensus/encoding.js';
 import type { Block, SafetyState } from '../chain/consensus/types.js';
 import { encodePayload } from '../chain/node/payload.js';
 import { LevelStore } from '../chain/node/store.js';
-import { DEVNET_PARAMS, homeChain, keyPairFromSeed, sha256, signTx, type SignedTx } from '../chain/state/index.js';
+import { DEVNET_PARAMS } from '../chain/state/index.js';
+import { transferPayload } from './block-payload.js';
 
 const TXS = Number(process.env.BENCH_TXS ?? 350);
 const WRITES = Number(process.env.BENCH_WRITES ?? 2000);
 
-const keys = [];
-for (let i = 0; keys.length < 200; i++) {
-  const k = keyPairFromSeed(sha256(`bench-persist-${i}`));
-  if (homeChain(k.address, DEVNET_PARAMS.shardCount) === 'shard-0') keys.push(k);
-}
-const txs: SignedTx[] = [];
-for (let i = 0; i < TXS; i++) {
-  const k = keys[i % keys.length]!;
-  txs.push(signTx({ chainId: DEVNET_PARAMS.chainId, chain: 'shard-0', from: k.address, nonce: Math.floor(i / keys.length), fee: 10_000n, op: { type: 'transfer', to: keys[(i + 7) % keys.length]!.address, amount: 1_234_567n } }, k.seed));
-}
 const g = genesisBlock({ chainId: DEVNET_PARAMS.chainId, chain: 'shard-0' }, 'bench');
-const payload = encodePayload({ v: 1, stateRoot: 'ab'.repeat(32), receiptsRoot: 'cd'.repeat(32), body: { chain: 'shard-0', height: 5, txs, receipts: [], confirms: [] }, refs: [] });
+const payload = encodePayload(transferPayload(TXS));
 const block: Block = { ...g, height: 5, view: 5, payload, payloadHash: sha256Hex(payload), hash: sha256Hex('bench block 5') };
 const plain: SafetyState = { lastVotedView: 5, lockedView: 4, highQC: g.justify, lastTimeoutView: 0 };
 const withBlock: SafetyState = { ...plain, certified: [block] };

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall, RpcCallError } from '../../chain/node/rpc-client.js';
 import { NODE_HEAP_FLAGS } from '../../chain/node/heap-flags.js';
-import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.js';
-import { writeKeyFile, type KeyPair } from '../../chain/node/keys.js';
+import { homeChain, UNIT } from '../../chain/state/index.js';
+import { writeKeyFile } from '../../chain/node/keys.js';
 import { execFile } from 'node:child_process';
 import { distBin } from '../../common/paths.js';
 import { waitFor } from '../helpers/wait.js';
-import { allFinalAt, assertSupplyOk, balanceOf, chainOf, type ChainStatusView } from '../helpers/chain-rpc.js';
+import { allFinalAt, assertSupplyOk, balanceOf, chainOf, devnetTransfer as transfer, type ChainStatusView } from '../helpers/chain-rpc.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -29,13 +29,6 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 const finalOf = async (url: string, chain: string): Promise<number> => (await chainOf(url, chain)).finalHeight;
-
-function transfer(d: Devnet, from: KeyPair, to: string, top: bigint, nonce: number): SignedTx {
-  return signTx(
-    { chainId: d.chainId, chain: homeChain(from.address, d.shards), from: from.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount: top * UNIT } },
-    Buffer.from(from.seedHex, 'hex'),
-  );
-}
 
 test('devnet of node processes: intra/cross-shard transfers final, kill + restart a validator and an auditor, supply holds everywhere', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-devnet-'));

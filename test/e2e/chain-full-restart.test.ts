@@ -12,19 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Devnet } from '../../chain/devnet/devnet.js';
 import { rpcCall } from '../../chain/node/rpc-client.js';
-import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.js';
+import { homeChain, UNIT } from '../../chain/state/index.js';
 import type { KeyPair } from '../../chain/node/keys.js';
 import { waitFor } from '../helpers/wait.js';
-import { allFinalAt, assertSupplyOk, balanceOf, chainOf } from '../helpers/chain-rpc.js';
+import { allFinalAt, assertSupplyOk, balanceOf, chainOf, devnetTransfer as transfer } from '../helpers/chain-rpc.js';
 
 const CHAINS = ['beacon', 'shard-0', 'shard-1'];
-
-function transfer(d: Devnet, from: KeyPair, to: string, top: bigint, nonce: number): SignedTx {
-  return signTx(
-    { chainId: d.chainId, chain: homeChain(from.address, d.shards), from: from.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount: top * UNIT } },
-    Buffer.from(from.seedHex, 'hex'),
-  );
-}
 
 test('devnet of node processes: every node killed at once and restarted; every chain finalizes again and no transfer is lost or applied twice', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tvc-full-restart-'));

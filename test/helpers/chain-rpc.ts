@@ -1,6 +1,8 @@
 /** RPC views and checks shared by the devnet e2e tests (chain-epoch, chain-outsider, chain-devnet, payments-attacks-chain). */
 import assert from 'node:assert/strict';
 import { decidedSupply, rpcCall, type SupplyAnswer } from '../../chain/node/rpc-client.js';
+import type { KeyPair } from '../../chain/node/keys.js';
+import { homeChain, signTx, UNIT, type SignedTx } from '../../chain/state/index.js';
 
 export interface ChainStatusView {
   chains: Array<{ chain: string; height: number; finalHeight: number; validator: boolean; epoch: number }>;
@@ -153,4 +155,12 @@ export async function assertSupplyOk(urls: readonly string[]): Promise<void> {
 export async function assertSameBalance(urls: readonly string[], address: string): Promise<void> {
   const ref = await balanceOf(urls[0]!, address);
   for (const u of urls.slice(1)) assert.equal(await balanceOf(u, address), ref, `same balance of ${address} on ${u}`);
+}
+
+/** A signed transfer of `top` whole TOP from `from` (on its home shard of `shards`) to `to`, fee 0.01 TOP. */
+export function devnetTransfer(d: { readonly chainId: string; readonly shards: number }, from: KeyPair, to: string, top: bigint, nonce: number): SignedTx {
+  return signTx(
+    { chainId: d.chainId, chain: homeChain(from.address, d.shards), from: from.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount: top * UNIT } },
+    Buffer.from(from.seedHex, 'hex'),
+  );
 }
