@@ -55,10 +55,10 @@ test('devnet of node processes: every node killed at once and restarted; every c
     }
     await Promise.all(d.nodes.map((_, i) => d.kill(i)));
     assert.equal(d.pids().length, 0);
-    const before = new Map<string, number>();
 
     // All restarted from their stores, together (the devnet restarted).
     await d.start();
+    const before = new Map<string, number>();
     for (const c of CHAINS) before.set(c, (await chainOf(urls[0]!, c)).finalHeight);
     await waitFor(
       'every chain finalizes again on every node',

@@ -7,7 +7,10 @@ import { homeChain, UNIT } from '../../../chain/state/index.js';
  * A receipt whose source block a node committed before it restarted: the node holds that block
  * in its store only, not in memory. Its destination validators must still offer and accept the
  * receipt (receipt-source.ts reads such blocks from the store), or the value stays in flight for
- * good once every destination validator has restarted.
+ * good once every destination validator has restarted. The halted group also restarts with a
+ * certified block no member has committed (its copies are in the stored safety states,
+ * SafetyState.certified) and with its members in different views (f+1 timeouts move the ones
+ * behind): without either, shard-1 never makes another block.
  */
 test('in-memory cluster: a receipt sent while its destination shard was halted is applied after every destination validator restarted', async () => {
   const c = await startCluster({ accounts: 4 });
