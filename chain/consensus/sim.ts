@@ -248,7 +248,8 @@ export class Simulator {
 
   /**
    * A committed block the core no longer holds (it restarted past it, or pruned it), answered from
-   * the node's own committed chain as a node answers from its store (README: blockRequest).
+   * the node's own committed chain, as the README lets a node answer from its store. The simulator
+   * has no block sync; chain/node catches such a member up through chain-sync instead.
    */
   private answerFromStore(i: number, asker: string, hash: string): void {
     const b = (this.nodes[i] as SimNode).committed.find((x) => x.hash === hash);

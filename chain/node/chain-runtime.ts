@@ -158,7 +158,7 @@ export class ChainRuntime {
       finalHeight: () => this.finalHeight,
       state: () => this.state,
       recent,
-      stored: (h) => this.host.store.get<BlockRecord>(heightKey('blk', chain, h)),
+      stored: (h) => this.record(h),
       onReadError: (h, err) => this.log.warn({ chain, height: h, err: err.message }, 'receipt source: block read failed'),
     });
     this.audit = new AuditTracker({
