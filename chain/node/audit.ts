@@ -4,7 +4,19 @@
  * auditor group of that height make the audit certificate. A shard height is final when it
  * and every height below it are committed and audited; `fin/<chain>` is stored with the
  * certificate (`aud/<chain>/<height>`) that advances it.
+ *
+ * Shares live in memory and travel once, so a share lost (its multicast missed a peer, or the
+ * nodes holding it restarted) would leave its height unaudited for good. An auditor's own
+ * share is therefore kept in the height's block record (written in the commit batch), and
+ * while its chain's final height has not moved for RESEND_AFTER_MS, the auditor multicasts
+ * again its shares of the first RESEND_HEIGHTS heights above it: a height never audited
+ * is certified as soon as a quorum of its auditors is up again.
  */
+
+/** Final height unchanged this long while higher heights are committed: resend our shares. */
+export const RESEND_AFTER_MS = 3000;
+/** Heights above the final one whose shares one resend carries. */
+export const RESEND_HEIGHTS = 8;
 import { certificateError, certificateSigningBytes, makeCertificate, signCertificateShare, type Certificate } from '../consensus/certificate.js';
 import type { VerifyCache } from '../consensus/crypto.js';
 import { quorumSize, type Block } from '../consensus/types.js';
@@ -35,24 +47,56 @@ export interface AuditContext {
   noteHeight(height: number): void;
   /** Every height ≤ h is committed and audited. */
   advanceFinal(height: number): void;
-  /** Test-only fault injection: true = do not sign. */
+  /** Test-only fault injection: true = do not sign (nor resend). */
   withholdAudit(): boolean;
 }
 
 export class AuditTracker {
   private readonly audits = new Map<number, AuditRecord>();
   private readonly shares = new Map<number, Map<string, { hash: string; signature: string }>>();
+  /** The final height as last seen by `resendStalled`, and since when (ms). */
+  private finalSeen = -1;
+  private finalSince = 0;
+  private lastResendAt = 0;
 
   constructor(private readonly ctx: AuditContext) {}
 
-  /** Signs and multicasts our share for a block we executed ourselves (its roots matched). */
-  sign(block: Block): void {
-    if (this.ctx.withholdAudit()) return;
+  /** Our share for a block we executed ourselves (its roots matched); undefined while withholding. Stored in its record, then `publish`ed. */
+  share(block: Block): AuditShareMsg | undefined {
+    if (this.ctx.withholdAudit()) return undefined;
     const { host, chain } = this.ctx;
     const share = signCertificateShare(host.signer, { chainId: host.chainId, chain, height: block.height, blockHash: block.hash, kind: 'audit' });
-    const msg = { height: block.height, blockHash: block.hash, signer: share.signer, signature: share.signature };
-    host.net.multicast(host.allNodes, { k: 'audit', c: chain, body: msg });
+    return { height: block.height, blockHash: block.hash, signer: share.signer, signature: share.signature };
+  }
+
+  /** Multicasts our share and counts it here. */
+  publish(msg: AuditShareMsg): void {
+    this.ctx.host.net.multicast(this.ctx.host.allNodes, { k: 'audit', c: this.ctx.chain, body: msg });
     this.onShare(msg);
+  }
+
+  /**
+   * Called periodically: once the final height has stood still for RESEND_AFTER_MS below the
+   * committed one, publishes again our stored shares of the RESEND_HEIGHTS heights above it
+   * (at most once per RESEND_AFTER_MS). Returns the heights resent.
+   */
+  resendStalled(now: number): number[] {
+    const fin = this.ctx.finalHeight();
+    if (fin !== this.finalSeen) {
+      this.finalSeen = fin;
+      this.finalSince = now;
+    }
+    if (fin >= this.ctx.height() || now - this.finalSince < RESEND_AFTER_MS || now - this.lastResendAt < RESEND_AFTER_MS || this.ctx.withholdAudit()) return [];
+    this.lastResendAt = now;
+    const self = this.ctx.host.self;
+    const sent: number[] = [];
+    for (let h = fin + 1; h <= Math.min(this.ctx.height(), fin + RESEND_HEIGHTS); h++) {
+      const rec = this.ctx.recent(h);
+      if (!rec?.auditShare || this.audits.has(h)) continue;
+      this.publish({ height: h, blockHash: rec.block.hash, signer: self, signature: rec.auditShare });
+      sent.push(h);
+    }
+    return sent;
   }
 
   onShare(m: AuditShareMsg): void {

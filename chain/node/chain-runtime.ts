@@ -298,13 +298,21 @@ export class ChainRuntime {
       const rec = await this.record(this.finalHeight);
       this.finalInbox = { ...(rec?.inbox ?? {}) };
     }
+    // Every non-final record is kept in memory (audit shares are counted against it).
+    for (let x = this.finalHeight + 1; x < h; x++) {
+      const rec = await this.record(x);
+      if (rec) this.recent.set(x, rec);
+    }
     this.knownHeight = h;
     // The next height's group, or (its election not final here yet) the tip's: maybeSwitch moves on.
     this.group = this.groupAt(h + 1) ?? this.groupAt(h) ?? this.group;
   }
 
   start(): void {
-    this.syncTimer = setInterval(() => this.sync.maybeSync(), 700);
+    this.syncTimer = setInterval(() => {
+      this.sync.maybeSync();
+      this.audit.resendStalled(Date.now());
+    }, 700);
     this.syncTimer.unref();
     this.coreGroup = this.group;
     if (this.isValidator) {
@@ -601,7 +609,8 @@ export class ChainRuntime {
     if (!executed) return false;
     const { payload, result } = executed;
     const now = Date.now();
-    const rec: BlockRecord = { block, qc, proof, outgoing: result.outgoingReceipts, results: result.results, inbox: { ...result.state.inbox }, committedAt: now };
+    const share = auditing ? this.audit.share(block) : undefined;
+    const rec: BlockRecord = { block, qc, proof, outgoing: result.outgoingReceipts, results: result.results, inbox: { ...result.state.inbox }, committedAt: now, ...(share ? { auditShare: share.signature } : {}) };
     this.sinceSnapshot++;
     const snapshot = this.sinceSnapshot >= this.timing.snapshotEvery;
     if (snapshot) this.sinceSnapshot = 0;
@@ -630,7 +639,7 @@ export class ChainRuntime {
     if (source === 'consensus') announceCommit(this.host, this.chain, g, block, qc, proof);
     if (g.auditors.length === 0) this.advanceFinal(block.height);
     else {
-      if (auditing) this.audit.sign(block);
+      if (share) this.audit.publish(share);
       this.audit.tryAudit(block.height);
     }
     this.maybeSwitch();

@@ -98,6 +98,11 @@ export interface BlockRecord {
   readonly inbox: Readonly<Record<string, number>>;
   /** Committed at (Unix ms, local clock). */
   readonly committedAt: number;
+  /**
+   * This node's audit share signature, when it audited the block (a member of its auditor
+   * group whose execution matched the roots): resent while the height is not final (audit.ts).
+   */
+  readonly auditShare?: string;
 }
 
 /** Audit certificate record, stored under aud/<chain>/<height>. */
