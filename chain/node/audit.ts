@@ -12,11 +12,6 @@
  * again its shares of the first RESEND_HEIGHTS heights above it: a height never audited
  * is certified as soon as a quorum of its auditors is up again.
  */
-
-/** Final height unchanged this long while higher heights are committed: resend our shares. */
-export const RESEND_AFTER_MS = 3000;
-/** Heights above the final one whose shares one resend carries. */
-export const RESEND_HEIGHTS = 8;
 import { certificateError, certificateSigningBytes, makeCertificate, signCertificateShare, type Certificate } from '../consensus/certificate.js';
 import type { VerifyCache } from '../consensus/crypto.js';
 import { quorumSize, type Block } from '../consensus/types.js';
@@ -24,6 +19,11 @@ import type { GroupAt } from './epochs.js';
 import type { AuditRecord, BlockRecord } from './payload.js';
 import { heightKey, type BatchOp } from './store.js';
 import type { RuntimeHost } from './runtime-types.js';
+
+/** Final height unchanged this long while higher heights are committed: resend our shares. */
+export const RESEND_AFTER_MS = 3000;
+/** Heights above the final one whose shares one resend carries. */
+export const RESEND_HEIGHTS = 8;
 
 export interface AuditShareMsg {
   height: number;

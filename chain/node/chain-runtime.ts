@@ -311,7 +311,8 @@ export class ChainRuntime {
   start(): void {
     this.syncTimer = setInterval(() => {
       this.sync.maybeSync();
-      this.audit.resendStalled(Date.now());
+      const resent = this.audit.resendStalled(Date.now());
+      if (resent.length > 0) this.log.debug({ chain: this.chain, heights: resent, final: this.finalHeight }, 'final height stalled: audit shares resent');
     }, 700);
     this.syncTimer.unref();
     this.coreGroup = this.group;
@@ -605,7 +606,8 @@ export class ChainRuntime {
       }
     }
     const auditing = g.auditors.includes(this.host.self);
-    const executed = executeCommitted(this.host, this.chain, this.state, block, this.exec.get(block.payloadHash), auditing && source !== 'sync');
+    // An auditor signs every block it applies, so it checks every one, synced ones too.
+    const executed = executeCommitted(this.host, this.chain, this.state, block, this.exec.get(block.payloadHash), auditing);
     if (!executed) return false;
     const { payload, result } = executed;
     const now = Date.now();
