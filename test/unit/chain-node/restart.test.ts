@@ -42,6 +42,9 @@ test('in-memory cluster: finality continues with a validator and an auditor down
     await waitFor('restarted nodes catch up', () =>
       [c.nodes[validatorIdx]!, c.nodes[auditorIdx]!].every((n) => n.runtime('shard-0').height >= target && n.runtime('shard-1').state.accounts.get(x.address)!.balance === x0 + 3n * UNIT),
     );
+    // The auditor signs what it applies, so it checked the transfer's signature in the block it
+    // synced (its verification cache was empty after the restart).
+    assert.ok(c.nodes[auditorIdx]!.txVerifications >= 1, 'the restarted auditor verified the synced transfer');
     for (const n of c.nodes) assert.ok(n.supply().ok, n.supply().message);
   } finally {
     await c.stopAll();
