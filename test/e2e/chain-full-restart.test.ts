@@ -84,13 +84,15 @@ test('devnet of node processes: every node killed at once and restarted; every c
     await waitFor('every transfer applied exactly once, on every node', () => balancesMatch(urls), 90_000);
     await assertSupplyOk(urls);
   } catch (e) {
-    // What the nodes saw, for the CI log: each chain's head/final height per node, and the
-    // distinct warnings and errors of all node logs.
-    for (const c of CHAINS) console.log(c, JSON.stringify(await Promise.all(d.rpcUrls().map((u) => chainOf(u, c).then((r) => `${r.height}/${r.finalHeight}`, () => 'down')))));
+    // What the nodes saw, for the CI log: each chain's head/final height per node (in the error,
+    // which the runner's summary repeats), and the distinct warnings and errors of all node logs.
+    const heights: string[] = [];
+    for (const c of CHAINS) heights.push(`${c} head/final per node: ${(await Promise.all(d.rpcUrls().map((u) => chainOf(u, c).then((r) => `${r.height}/${r.finalHeight}`, () => 'down')))).join(' ')}`);
     for (const n of d.nodes) {
       const lines = readFileSync(join(n.dir, 'node.log'), 'utf8').split('\n').filter((l) => /"level":[45]/.test(l));
       for (const l of [...new Set(lines.map((l) => l.replace(/"time":\d+,/, '').slice(0, 300)))].slice(0, 10)) console.log(n.role, l);
     }
+    if (e instanceof Error) e.message += `\n${heights.join('\n')}`;
     throw e;
   } finally {
     await d.stop();
