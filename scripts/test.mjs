@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node's test runner.
 // Test files run one at a time: the network-namespace suites share the machine's 2 cores
-// and must not overlap. Extra args are passed through (e.g. a path filter substring).
+// and must not overlap. Arguments are path filters (substrings of dist/test/... paths); with
+// none, every test file runs. Options are refused, so a stray `--help` does not start the suite.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const args = process.argv.slice(2);
+const options = args.filter((a) => a.startsWith('-'));
+if (options.length > 0) {
+  console.error(`usage: node scripts/test.mjs [PATH_FILTER ...]  (no options; got ${options.join(' ')})`);
+  process.exit(2);
+}
+const filters = args;
 
 function walk(dir) {
   const out = [];
