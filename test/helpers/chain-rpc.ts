@@ -1,4 +1,4 @@
-/** RPC views and checks shared by the devnet e2e tests (chain-epoch, chain-outsider, chain-devnet, payments-attacks-chain). */
+/** RPC views and checks shared by the devnet e2e tests (chain-epoch, chain-outsider, chain-devnet, payments-attacks-chain), and the transfer they and the in-memory cluster sign. */
 import assert from 'node:assert/strict';
 import { decidedSupply, rpcCall, type SupplyAnswer } from '../../chain/node/rpc-client.js';
 import type { KeyPair } from '../../chain/node/keys.js';
@@ -157,10 +157,13 @@ export async function assertSameBalance(urls: readonly string[], address: string
   for (const u of urls.slice(1)) assert.equal(await balanceOf(u, address), ref, `same balance of ${address} on ${u}`);
 }
 
-/** A signed transfer of `top` whole TOP from `from` (on its home shard of `shards`) to `to`, fee 0.01 TOP. */
-export function devnetTransfer(d: { readonly chainId: string; readonly shards: number }, from: KeyPair, to: string, top: bigint, nonce: number): SignedTx {
+/**
+ * A signed transfer of `top` whole TOP from `from` to `to`, fee 0.01 TOP, on `chain` (default:
+ * the sender's home shard of `shards`; a test may name another to get it refused).
+ */
+export function devnetTransfer(d: { readonly chainId: string; readonly shards: number }, from: KeyPair, to: string, top: bigint, nonce: number, chain: string = homeChain(from.address, d.shards)): SignedTx {
   return signTx(
-    { chainId: d.chainId, chain: homeChain(from.address, d.shards), from: from.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount: top * UNIT } },
+    { chainId: d.chainId, chain: chain as SignedTx['tx']['chain'], from: from.address, nonce, fee: UNIT / 100n, op: { type: 'transfer', to, amount: top * UNIT } },
     Buffer.from(from.seedHex, 'hex'),
   );
 }

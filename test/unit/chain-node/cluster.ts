@@ -4,7 +4,8 @@ import { MemoryHub, MemoryNetwork } from '../../../chain/node/net.js';
 import { MemoryStore } from '../../../chain/node/store.js';
 import { makeDevnetGenesis, type DevnetKeys } from '../../../chain/devnet/genesis.js';
 import { silentLogger } from '../../../common/log.js';
-import { signTx, UNIT, type SignedTx, type TxOp } from '../../../chain/state/index.js';
+import type { SignedTx } from '../../../chain/state/index.js';
+import { devnetTransfer } from '../../helpers/chain-rpc.js';
 import type { KeyPair } from '../../../chain/node/keys.js';
 import type { ByzantineOptions } from '../../../chain/node/chain-runtime.js';
 
@@ -76,10 +77,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 }
 
-export function transfer(from: KeyPair, to: string, amountTop: bigint, nonce: number, chainId: string, shards: number, homeChain: string): SignedTx {
-  const op: TxOp = { type: 'transfer', to, amount: amountTop * UNIT };
-  void shards;
-  return signTx({ chainId, chain: homeChain as SignedTx['tx']['chain'], from: from.address, nonce, fee: UNIT / 100n, op }, Buffer.from(from.seedHex, 'hex'));
+/** A signed transfer on `chain` (test/helpers/chain-rpc.ts devnetTransfer). */
+export function transfer(from: KeyPair, to: string, amountTop: bigint, nonce: number, chainId: string, shards: number, chain: string): SignedTx {
+  return devnetTransfer({ chainId, shards }, from, to, amountTop, nonce, chain);
 }
 
 export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
