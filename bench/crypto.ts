@@ -4,7 +4,7 @@
  * µs (`ed25519_*_us`). Run: node dist/bench/crypto.js [--ms 400]
  */
 import { createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
-import { ed25519PublicKeyFromRaw } from '../common/ed25519-key.js';
+import { ed25519PublicKeyFromRaw } from '../common/ed25519.js';
 import { x25519 as nobleX } from '@noble/curves/ed25519.js';
 import { ManualClock } from '../common/clock.js';
 import { silentLogger } from '../common/log.js';
@@ -165,7 +165,7 @@ results.unwrap3_per_s = rate(() => {
   c.close();
 }
 
-// Ed25519 public key import (common/ed25519-key.ts): SPKI DER against JWK, per distinct key, and a
+// Ed25519 public key import (common/ed25519.ts): SPKI DER against JWK, per distinct key, and a
 // verification with an imported key. A signature from a key a process has not seen costs import + verify.
 {
   const SPKI = Buffer.from('302a300506032b6570032100', 'hex');

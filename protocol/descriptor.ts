@@ -12,8 +12,8 @@
  *   utf8("topvpn-descriptor-v1") || 0x00 || utf8(chainId) || 0x00 || canonical JSON of the body
  * (the body is every field but `signature`; it contains `chainId` too).
  */
-import { createHash, verify as nodeVerify } from 'node:crypto';
-import { ed25519PublicKey } from '../common/ed25519-key.js';
+import { createHash } from 'node:crypto';
+import { ed25519VerifyHex } from '../common/ed25519.js';
 import { isCountryCode } from './descriptor-countries.js';
 import { PolicyRuleError, parsePolicyRule } from './descriptor-policy.js';
 
@@ -331,7 +331,7 @@ export function signDescriptor(body: DescriptorBody, signFn: (message: Uint8Arra
   const msg = descriptorSigningBytes(b);
   const sig = signFn(msg);
   if (!(sig instanceof Uint8Array) || sig.length !== 64) throw new DescriptorSignError('signFn must return a 64-byte Ed25519 signature');
-  if (!ed25519Verify(b.nodeAddress, msg, sig)) throw new DescriptorSignError('signature does not verify under nodeAddress (wrong key?)');
+  if (!ed25519VerifyHex(b.nodeAddress, msg, Buffer.from(sig).toString('hex'))) throw new DescriptorSignError('signature does not verify under nodeAddress (wrong key?)');
   const d: Descriptor = { ...b, signature: Buffer.from(sig).toString('hex') };
   encodeDescriptor(d);
   return d;
@@ -355,15 +355,7 @@ export function verifyDescriptor(d: Descriptor, nowMs: number, opts: VerifyOptio
   const skew = opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
   if (v.publishedAt > nowMs + skew) return { ok: false, reason: 'from-future', detail: `published ${v.publishedAt - nowMs} ms in the future` };
   if (nowMs >= v.expiresAt) return { ok: false, reason: 'expired', detail: `expired ${nowMs - v.expiresAt} ms ago` };
-  const sig = new Uint8Array(Buffer.from(v.signature, 'hex'));
-  if (!ed25519Verify(v.nodeAddress, descriptorSigningBytes(v), sig)) return { ok: false, reason: 'bad-signature', detail: 'signature does not verify under nodeAddress' };
+  if (!ed25519VerifyHex(v.nodeAddress, descriptorSigningBytes(v), v.signature)) return { ok: false, reason: 'bad-signature', detail: 'signature does not verify under nodeAddress' };
   return { ok: true };
 }
 
-function ed25519Verify(pubHex: string, msg: Uint8Array, sig: Uint8Array): boolean {
-  try {
-    return nodeVerify(null, msg, ed25519PublicKey(pubHex), sig);
-  } catch {
-    return false;
-  }
-}

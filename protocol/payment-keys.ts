@@ -1,16 +1,15 @@
 /**
  * Receipt signing/verification with the Ed25519 key objects built once per signer and verifier
- * (a private key import costs about ten signatures; public keys come from common/ed25519-key.ts).
+ * (a private key import costs about ten signatures; public keys come from common/ed25519.ts).
  * Signatures are identical to chain/state's signPaymentReceipt (Ed25519 is deterministic) and
  * verification accepts exactly what verifyPaymentReceipt accepts (tests cross-check both).
  */
-import { createPrivateKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { ed25519PublicKey } from '../common/ed25519-key.js';
+import { createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { ed25519PublicKey, ed25519VerifyWithKey } from '../common/ed25519.js';
 import { paymentReceiptSigningBytes, type PaymentReceipt } from '../chain/state/payment-receipt.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const HEX32 = /^[0-9a-f]{64}$/;
-const HEX64 = /^[0-9a-f]{128}$/;
 
 export class ReceiptKeyError extends Error {
   override readonly name = 'ReceiptKeyError';
@@ -37,11 +36,13 @@ export function receiptVerifier(payer: string): ReceiptVerifyFn {
     }
   }
   return (r, signature) => {
-    if (key === null || typeof signature !== 'string' || !HEX64.test(signature)) return false;
+    if (key === null) return false;
+    let bytes: Uint8Array;
     try {
-      return nodeVerify(null, paymentReceiptSigningBytes(r), key, Buffer.from(signature, 'hex'));
+      bytes = paymentReceiptSigningBytes(r);
     } catch {
       return false; // not encodable (e.g. a non-integer seq): not a valid receipt
     }
+    return ed25519VerifyWithKey(key, bytes, signature);
   };
 }

@@ -3,9 +3,9 @@
  * an address / member id is the lowercase hex of the public key.
  */
 import { BoundedCache } from '../../common/bounded-cache.js';
-import { ed25519PublicKey } from '../../common/ed25519-key.js';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { isHex, toHex } from './encoding.js';
+import { ed25519VerifyHex } from '../../common/ed25519.js';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { toHex } from './encoding.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -40,13 +40,7 @@ export const signatureVerifications = { count: 0 };
 
 /** True iff `signature` (hex, 64 bytes) is `publicKey`'s Ed25519 signature over `message`. */
 export function verifySignature(publicKey: string, message: Uint8Array, signature: string): boolean {
-  if (!isHex(publicKey, 32) || !isHex(signature, 64)) return false;
-  signatureVerifications.count++;
-  try {
-    return verify(null, message, ed25519PublicKey(publicKey), Buffer.from(signature, 'hex'));
-  } catch {
-    return false;
-  }
+  return ed25519VerifyHex(publicKey, message, signature, signatureVerifications);
 }
 
 /**

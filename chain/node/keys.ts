@@ -2,9 +2,8 @@
  * Ed25519 node/account keys via node:crypto. Address = lowercase hex of the raw 32-byte
  * public key. A key file holds the 32-byte seed in hex; it is written with mode 0600.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ed25519PublicKey } from '../../common/ed25519-key.js';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -36,24 +35,6 @@ export function generateKeyPair(): KeyPair {
 
 export function signBytes(kp: KeyPair, msg: Uint8Array): string {
   return sign(null, msg, kp.privateKey).toString('hex');
-}
-
-export function publicKeyObject(address: string): KeyObject {
-  if (!/^[0-9a-f]{64}$/.test(address)) throw new KeyError('address must be 32 bytes of lowercase hex');
-  return ed25519PublicKey(address);
-}
-
-/** Counts every Ed25519 verification this process performs (bench: verifications per tx). */
-export const verifyCounter = { count: 0 };
-
-export function verifyBytes(address: string, msg: Uint8Array, sigHex: string): boolean {
-  if (!/^[0-9a-f]{128}$/.test(sigHex)) return false;
-  verifyCounter.count++;
-  try {
-    return verify(null, msg, publicKeyObject(address), Buffer.from(sigHex, 'hex'));
-  } catch {
-    return false;
-  }
 }
 
 export function writeKeyFile(path: string, kp: KeyPair): void {

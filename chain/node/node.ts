@@ -3,6 +3,7 @@
  * ChainRuntime per chain (beacon + S shards) and the JSON-RPC server.
  */
 import { BoundedCache } from '../../common/bounded-cache.js';
+import { ed25519VerifyHex } from '../../common/ed25519.js';
 import type { Logger } from 'pino';
 import { createSigner, type Signer } from '../consensus/crypto.js';
 import {
@@ -33,7 +34,7 @@ import { sha256Hex } from '../consensus/encoding.js';
 import { ChainRuntime, type ByzantineOptions, type RuntimeTiming } from './chain-runtime.js';
 import { timingFromGenesis } from './runtime-types.js';
 import type { GenesisFile } from './config.js';
-import { verifyBytes, type KeyPair } from './keys.js';
+import type { KeyPair } from './keys.js';
 import type { Network } from './net.js';
 import type { BlockRecord, PayloadV1 } from './payload.js';
 import type { BatchOp, KvStore } from './store.js';
@@ -356,7 +357,7 @@ export class ChainNode {
     const hit = this.verified.get(hash);
     if (hit !== undefined && hit.signature === stx.signature) return hit.ok;
     this.txVerifications++;
-    const ok = typeof stx.tx?.from === 'string' && typeof stx.signature === 'string' && verifyBytes(stx.tx.from, txSigningBytesOf(stx), stx.signature);
+    const ok = typeof stx.tx?.from === 'string' && ed25519VerifyHex(stx.tx.from, txSigningBytesOf(stx), stx.signature);
     this.verified.set(hash, { signature: stx.signature, ok });
     return ok;
   }

@@ -1,6 +1,8 @@
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { ed25519PublicKey as publicKeyObject } from '../../common/ed25519-key.js';
-import { fromHex, isHex, toHex } from './encoding.js';
+import { createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { toHex } from './encoding.js';
+
+/** Signature checks: the project's one Ed25519 verifier (common/ed25519.ts); `ed25519Verify` takes raw bytes. */
+export { ed25519VerifyRaw as ed25519Verify, ed25519VerifyHex } from '../../common/ed25519.js';
 
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -19,26 +21,6 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
     privateKeys.set(seed, k);
   }
   return k;
-}
-
-/** Verifies an Ed25519 signature (node:crypto / OpenSSL). Any malformed input gives false. */
-export function ed25519Verify(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-  if (pub.length !== 32 || sig.length !== 64) return false;
-  try {
-    return nodeVerify(null, msg, publicKeyObject(toHex(pub)), sig);
-  } catch {
-    return false;
-  }
-}
-
-/** Hex convenience: pubkey and signature as lowercase hex. */
-export function ed25519VerifyHex(pubHex: string, msg: Uint8Array, sigHex: string): boolean {
-  if (!isHex(pubHex, 32) || !isHex(sigHex, 64)) return false;
-  try {
-    return nodeVerify(null, msg, publicKeyObject(pubHex), fromHex(sigHex));
-  } catch {
-    return false;
-  }
 }
 
 export function ed25519Sign(seed: Uint8Array, msg: Uint8Array): Uint8Array {

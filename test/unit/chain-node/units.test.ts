@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { packValue, unpackValue, wireDecode, WireDecodeError, wireEncode, wireToBytes } from '../../../chain/node/wire.js';
 import { Mempool } from '../../../chain/node/mempool.js';
 import { FrameDecoder, encodeFrame } from '../../../chain/node/net-libp2p.js';
-import { generateKeyPair, keyPairFromSeed, signBytes, verifyBytes } from '../../../chain/node/keys.js';
+import { generateKeyPair, keyPairFromSeed, signBytes } from '../../../chain/node/keys.js';
+import { ed25519VerifyHex } from '../../../common/ed25519.js';
 
 test('wire encoding round-trips bigints and bytes', () => {
   fc.assert(
@@ -83,10 +84,10 @@ test('keys: seed round-trip, sign/verify, tampering detected', () => {
   assert.equal(keyPairFromSeed(k.seedHex).address, k.address);
   const msg = Buffer.from('hello');
   const sig = signBytes(k, msg);
-  assert.ok(verifyBytes(k.address, msg, sig));
-  assert.ok(!verifyBytes(k.address, Buffer.from('hellp'), sig));
-  assert.ok(!verifyBytes(generateKeyPair().address, msg, sig));
-  assert.ok(!verifyBytes(k.address, msg, 'zz'));
+  assert.ok(ed25519VerifyHex(k.address, msg, sig));
+  assert.ok(!ed25519VerifyHex(k.address, Buffer.from('hellp'), sig));
+  assert.ok(!ed25519VerifyHex(generateKeyPair().address, msg, sig));
+  assert.ok(!ed25519VerifyHex(k.address, msg, 'zz'));
 });
 
 test('batched Merkle proofs equal chain/state merkleProof and verify against merkleRoot', async () => {
