@@ -45,15 +45,19 @@
  * bytes, framed before encryption, sent by all nodes per committed tx; by message kind in
  * wire_bytes_per_tx_by_kind, from each node's metrics_get `sent`; messages sent per second by all
  * nodes, by kind, in wire_messages_per_s_by_kind).
+ * node_cpu_util_by_thread splits phase 1's node CPU (cores) into the processes' main threads (JS,
+ * with the syscalls it makes) and their other threads (V8's concurrent compiler and GC helpers,
+ * libuv's pool, LevelDB's compaction).
  * idle_node_cpu_util: the node processes' CPU in cores over BENCH_IDLE_SECONDS (5) before any
  * load, when the devnet only makes empty blocks and keeps its connections up.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { Devnet } from '../chain/devnet/devnet.js';
+import { cpuSeconds as procCpuSeconds, mainThreadCpuSeconds } from './load/proc-stat.js';
 import { postJsonRpc, rpcCall } from '../chain/node/rpc-client.js';
 import { DEFAULT_TIMING } from '../chain/node/runtime-types.js';
 import type { KeyPair } from '../chain/node/keys.js';
@@ -134,13 +138,11 @@ interface Pending {
 /** intra, cross = the saturation phases (throughput); paced = the fixed-rate mixed phase (finality latency). */
 type Phase = 'intra' | 'cross' | 'paced';
 
-/** CPU seconds (user + system) a process has used so far, from /proc (0 if unreadable). */
-function cpuSeconds(pid: number | null): number {
+/** CPU seconds (user + system) a process, or with `mainOnly` its main thread, has used so far, from /proc (0 if unreadable). */
+function cpuSeconds(pid: number | null, mainOnly = false): number {
   if (pid === null) return 0;
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return mainOnly ? mainThreadCpuSeconds(pid) : procCpuSeconds(pid);
   } catch {
     return 0;
   }
@@ -393,6 +395,7 @@ async function main(): Promise<void> {
     };
 
     const nodeCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid), 0);
+    const nodeMainThreadCpu = (): number => d.nodes.reduce((a, n) => a + cpuSeconds(n.pid, true), 0);
     /** CPU seconds per node role: shard validators, and the auditor+beacon nodes. */
     const roleCpu = (): Record<string, number> => {
       const out: Record<string, number> = {};
@@ -439,6 +442,7 @@ async function main(): Promise<void> {
       const countersAtStart = await counters();
       // CPU and time are sampled together (the RPC round above must not fall inside one only).
       const cpuAtStart = nodeCpu();
+      const mainCpuAtStart = nodeMainThreadCpu();
       const roleCpuAtStart = roleCpu();
       const clientCpuAtStart = process.cpuUsage();
       const blocksAtStart = finalBlocks;
@@ -450,6 +454,7 @@ async function main(): Promise<void> {
       presigned.clear();
       const windowS = (Date.now() - start) / 1000;
       const cpu = nodeCpu() - cpuAtStart;
+      const mainCpu = nodeMainThreadCpu() - mainCpuAtStart;
       const roleCpuAtEnd = roleCpu();
       const clientCpu = process.cpuUsage(clientCpuAtStart);
       const countersAtEnd = await counters();
@@ -468,6 +473,8 @@ async function main(): Promise<void> {
         // The same split by role: summed over the 8 shard validators, and over the 4 auditor+beacon nodes.
         cpuMsPerTxByRole: perKeyDelta(roleCpuAtEnd, roleCpuAtStart, (s) => (final > 0 ? Math.round(((s * 1000) / final) * 100) / 100 : 0)),
         util: Math.round((cpu / windowS) * 100) / 100,
+        // The same, main threads (JS) and every other thread (V8 compiler and GC helpers, libuv pool, LevelDB compaction).
+        utilByThread: { main: Math.round((mainCpu / windowS) * 100) / 100, other: Math.round(((cpu - mainCpu) / windowS) * 100) / 100 },
         // This load generator's own CPU (signing, JSON-RPC, following blocks), in cores: taken from the nodes on one machine.
         clientUtil: Math.round(((clientCpu.user + clientCpu.system) / 1e6 / windowS) * 100) / 100,
         blocksPerS: Math.round((blocks / windowS) * 10) / 10,
@@ -547,6 +554,7 @@ async function main(): Promise<void> {
       verify_per_s_samples: [verifyBefore, verifyAfter],
       node_cpu_ms_per_tx: intra.cpuMsPerTx,
       node_cpu_util: intra.util,
+      node_cpu_util_by_thread: intra.utilByThread,
       idle_node_cpu_util: Math.round(idleUtil * 1000) / 1000,
       client_signed_in_window: signedDuringLoad,
       client_cpu_util: intra.clientUtil,

@@ -23,12 +23,25 @@ export function rssMb(pid: number): number {
 
 /** utime + stime of a process in seconds. */
 export function cpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/**
+ * utime + stime of a process's main thread in seconds: for Node, the JS thread (with the syscalls
+ * it makes); the rest of cpuSeconds is other threads (V8's compiler and GC helpers, libuv's pool,
+ * LevelDB's compaction).
+ */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
+  const s = readFileSync(path, 'utf8');
   // Fields after the ")" that ends the command name: state is field 3; utime 14, stime 15.
   const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
   const utime = Number(rest[11]);
   const stime = Number(rest[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new ProcStatError(`bad /proc/${pid}/stat`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new ProcStatError(`bad ${path}`);
   return (utime + stime) / clockTicks();
 }
 
